@@ -1,0 +1,85 @@
+"""Settings read from the Lambda environment (set by the Terraform module), once per container."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, NamedTuple, Optional
+
+# API Gateway closes every WebSocket connection after at most two hours.
+MAX_CONNECTION_SECONDS = 7200
+
+
+class ConfigError(RuntimeError):
+    """The function's environment is incomplete or malformed (a deployment error, not a bad event)."""
+
+
+class Settings(NamedTuple):
+    table_name: str
+    ttl_attribute: str
+    grace_seconds: int
+    agent_index: Optional[str]
+    event_bus: Optional[str]
+    event_source: str
+    metrics_namespace: str
+    log_client_address: bool
+    log_level: str
+    # Sweeper only.
+    probe_endpoint: Optional[str]
+    probe_min_age_seconds: int
+    probe_concurrency: int
+    max_items_per_run: int
+    scan_segments: int
+    rate_seconds: int
+
+
+def _text(env: Mapping[str, str], name: str, default: Optional[str] = None) -> Optional[str]:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (_text(env, name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{name} must be 'true' or 'false', got {raw!r}")
+    return raw == "true"
+
+
+def load(env: Optional[Mapping[str, str]] = None) -> Settings:
+    """Read and validate the environment; every error names the variable at fault."""
+    env = os.environ if env is None else env
+    table = _text(env, "CONNECTIONS_TABLE")
+    if table is None:
+        raise ConfigError("CONNECTIONS_TABLE is not set: it must name the DynamoDB table of WebSocket connections")
+    level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    return Settings(
+        table_name=table,
+        ttl_attribute=_text(env, "TTL_ATTRIBUTE", "expiresAt") or "expiresAt",
+        grace_seconds=_int(env, "CONNECTION_GRACE_SECONDS", 300, 0, 86400),
+        agent_index=_text(env, "AGENT_INDEX_NAME"),
+        event_bus=_text(env, "OFFLINE_EVENT_BUS"),
+        event_source=_text(env, "OFFLINE_EVENT_SOURCE", "remediation.websocket") or "remediation.websocket",
+        metrics_namespace=_text(env, "METRICS_NAMESPACE", "Remediation/WebSocket") or "Remediation/WebSocket",
+        log_client_address=_bool(env, "LOG_CLIENT_ADDRESS"),
+        log_level=level,
+        probe_endpoint=_text(env, "SWEEP_PROBE_ENDPOINT"),
+        probe_min_age_seconds=_int(env, "SWEEP_PROBE_MIN_AGE_SECONDS", 600, 0, MAX_CONNECTION_SECONDS),
+        probe_concurrency=_int(env, "SWEEP_PROBE_CONCURRENCY", 8, 1, 64),
+        max_items_per_run=_int(env, "SWEEP_MAX_ITEMS", 100000, 1, 10_000_000),
+        scan_segments=_int(env, "SWEEP_SCAN_SEGMENTS", 1, 1, 1000),
+        rate_seconds=_int(env, "SWEEP_RATE_SECONDS", 300, 60, 86400),
+    )

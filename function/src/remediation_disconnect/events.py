@@ -1,0 +1,97 @@
+"""Parsing of API Gateway WebSocket `$disconnect` events: strict on the key, lenient on metadata."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, NamedTuple, Optional
+
+# Real ids are 16 base64 characters ("L0SM9cOFvHcCIhw="); allow any printable ASCII up to 128 so a
+# future format still works, and refuse what could only be garbage (whitespace, control, 10 kB).
+MAX_CONNECTION_ID_LENGTH = 128
+_CONNECTION_ID = re.compile(rf"[!-~]{{1,{MAX_CONNECTION_ID_LENGTH}}}")
+MAX_TEXT_LENGTH = 256
+
+# WebSocket close codes that mean an orderly close (RFC 6455 §7.4.1): normal, going away (a client
+# navigating away, or API Gateway's own idle/2-hour limits) and "no status received" (close frame
+# without a code). Anything else, e.g. 1006 (connection lost), is an abnormal termination.
+ORDERLY_CLOSE_CODES = frozenset({1000, 1001, 1005})
+
+
+class InvalidEvent(ValueError):
+    """The event is not a `$disconnect` event this function can act on; nothing is deleted."""
+
+
+class DisconnectEvent(NamedTuple):
+    connection_id: str
+    event_type: Optional[str]
+    route_key: Optional[str]
+    status_code: Optional[int]
+    reason: Optional[str]
+    connected_at_ms: Optional[int]
+    request_time_ms: Optional[int]
+    api_id: Optional[str]
+    stage: Optional[str]
+    request_id: Optional[str]
+    source_ip: Optional[str]
+    user_agent: Optional[str]
+
+    @property
+    def abnormal(self) -> bool:
+        """True when the close code says the connection was lost rather than closed."""
+        return self.status_code is not None and self.status_code not in ORDERLY_CLOSE_CODES
+
+
+def _text(mapping: Mapping[str, Any], key: str) -> Optional[str]:
+    value = mapping.get(key)
+    if isinstance(value, str):
+        return value[:MAX_TEXT_LENGTH]
+    return None
+
+
+def _integer(mapping: Mapping[str, Any], key: str) -> Optional[int]:
+    value = mapping.get(key)
+    # bool is an int subclass; a JSON `true` is not a timestamp or a close code.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 16:
+        return int(value)
+    return None
+
+
+def parse_disconnect(event: object) -> DisconnectEvent:
+    """Return the event's fields, or raise InvalidEvent with a one-line reason."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        raise InvalidEvent("event has no requestContext object")
+    connection_id = context.get("connectionId")
+    if not isinstance(connection_id, str) or not connection_id:
+        raise InvalidEvent("requestContext.connectionId is missing or empty")
+    if len(connection_id) > MAX_CONNECTION_ID_LENGTH:
+        raise InvalidEvent(
+            f"requestContext.connectionId is {len(connection_id)} characters long (at most {MAX_CONNECTION_ID_LENGTH})"
+        )
+    if not _CONNECTION_ID.fullmatch(connection_id):
+        raise InvalidEvent("requestContext.connectionId contains whitespace or non-printable characters")
+    event_type = context.get("eventType")
+    if event_type is not None and event_type != "DISCONNECT":
+        shown = event_type[:32] if isinstance(event_type, str) else type(event_type).__name__
+        raise InvalidEvent(f"requestContext.eventType is {shown!r}, not 'DISCONNECT'")
+    identity = context.get("identity")
+    if not isinstance(identity, dict):
+        identity = {}
+    return DisconnectEvent(
+        connection_id=connection_id,
+        event_type=event_type,
+        route_key=_text(context, "routeKey"),
+        status_code=_integer(context, "disconnectStatusCode"),
+        reason=_text(context, "disconnectReason"),
+        connected_at_ms=_integer(context, "connectedAt"),
+        request_time_ms=_integer(context, "requestTimeEpoch"),
+        api_id=_text(context, "apiId"),
+        stage=_text(context, "stage"),
+        request_id=_text(context, "requestId"),
+        source_ip=_text(identity, "sourceIp"),
+        user_agent=_text(identity, "userAgent"),
+    )

@@ -1,0 +1,227 @@
+"""Lambda entry points. Clients are created on first use and reused for the container's lifetime.
+
+Importing this module touches no network and reads no environment: a broken configuration surfaces
+as a clear error on the first invocation, naming the variable.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import time
+from typing import Any, Dict, List, Optional, cast
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.session import get_session
+
+from . import config
+from .agents import EventsClient, OfflineNotice, OfflinePublisher, duration_seconds, has_live_connection
+from .events import InvalidEvent, parse_disconnect
+from .store import ConnectionStore, DynamoDBClient
+from .sweeper import ManagementClient, Prober, Sweeper
+from .telemetry import MetricGroup, Telemetry
+
+# One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
+# early when the client-side retry quota is drained. Worst case stays well inside the function timeout.
+DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"})
+EVENTS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"})
+PROBE_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=64
+)
+
+OK = {"statusCode": 200, "body": "disconnected"}
+BAD_REQUEST = {"statusCode": 400, "body": "invalid $disconnect event"}
+
+
+class Runtime:
+    """Per-container state: settings and clients, built once on the first invocation."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        self.settings = settings
+        session = get_session()
+        self.dynamodb = cast(DynamoDBClient, session.create_client("dynamodb", config=DYNAMODB_CONFIG))
+        self.store = ConnectionStore(self.dynamodb, settings.table_name, settings.ttl_attribute)
+        self.telemetry = Telemetry(
+            settings.metrics_namespace, settings.log_level, function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        )
+        self.publisher: Optional[OfflinePublisher] = None
+        if settings.agent_index and settings.event_bus:
+            events = session.create_client("events", config=EVENTS_CONFIG)
+            self.publisher = OfflinePublisher(cast(EventsClient, events), settings.event_bus, settings.event_source)
+        self._session = session
+        self._prober: Optional[Prober] = None
+
+    @property
+    def prober(self) -> Optional[Prober]:
+        if self.settings.probe_endpoint and self._prober is None:
+            client = self._session.create_client(
+                "apigatewaymanagementapi", endpoint_url=self.settings.probe_endpoint, config=PROBE_CONFIG
+            )
+            self._prober = Prober(cast(ManagementClient, client), self.settings.probe_concurrency)
+        return self._prober
+
+
+_runtime: Optional[Runtime] = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(config.load())
+    return _runtime
+
+
+def reset() -> None:
+    """Forget the cached settings and clients (tests; a new container does this implicitly)."""
+    global _runtime
+    _runtime = None
+
+
+def _request_id(context: Any) -> Optional[str]:
+    return getattr(context, "aws_request_id", None)
+
+
+def disconnect(event: Any, context: Any = None) -> Dict[str, Any]:
+    """`$disconnect` route: remove the connection from the registry and answer 200 "disconnected"."""
+    rt = runtime()
+    telemetry = rt.telemetry
+    telemetry.request_id = _request_id(context)
+    try:
+        parsed = parse_disconnect(event)
+    except InvalidEvent as exc:
+        telemetry.log(
+            "WARNING",
+            "invalid $disconnect event ignored",
+            {"error": str(exc)},
+            [MetricGroup({}, [("InvalidDisconnectEvents", "Count", 1)])],
+        )
+        return dict(BAD_REQUEST)
+
+    fields: Dict[str, Any] = {
+        "connectionId": parsed.connection_id,
+        "eventType": parsed.event_type,
+        "routeKey": parsed.route_key,
+        "disconnectStatusCode": parsed.status_code,
+        "disconnectReason": parsed.reason,
+        "connectedAt": parsed.connected_at_ms,
+        "apiId": parsed.api_id,
+        "stage": parsed.stage,
+        "requestId": parsed.request_id,
+        "abnormal": parsed.abnormal,
+    }
+    if rt.settings.log_client_address:
+        fields["sourceIp"] = parsed.source_ip
+        fields["userAgent"] = parsed.user_agent
+
+    try:
+        old = rt.store.delete(parsed.connection_id)
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        fields.update(result="error", error=str(exc)[:512], errorCode=code)
+        telemetry.log("ERROR", "connection not removed", fields, [MetricGroup({}, [("DisconnectErrors", "Count", 1)])])
+        raise
+
+    end_ms = parsed.request_time_ms if parsed.request_time_ms is not None else time.time() * 1000
+    connected_at = parsed.connected_at_ms
+    if connected_at is None and old is not None:
+        connected_at = old.connected_at_ms
+    duration = duration_seconds(connected_at, end_ms)
+    fields["durationSeconds"] = duration
+    fields["result"] = "deleted" if old is not None else "already_gone"
+    if old is not None:
+        fields["item"] = old.to_log()
+    client_label = old.client_label if old is not None else "unknown"
+
+    metrics: List[MetricGroup] = []
+    values = [("Disconnects", "Count", 1.0)]
+    if duration is not None:
+        values.append(("ConnectionDurationSeconds", "Seconds", duration))
+    metrics.append(MetricGroup({"ClientType": client_label}, values))
+
+    notice = _agent_offline(rt, old, parsed, duration, fields) if old is not None else None
+    if notice is not None:
+        metrics.append(MetricGroup({"Reason": "disconnect"}, [("AgentsOffline", "Count", 1.0)]))
+
+    message = "connection removed" if old is not None else "connection already gone"
+    telemetry.log("INFO", message, fields, metrics)
+    return dict(OK)
+
+
+def _agent_offline(
+    rt: Runtime, old: Any, parsed: Any, duration: Optional[float], fields: Dict[str, Any]
+) -> Optional[OfflineNotice]:
+    """If this was the agent's last live connection, announce it; failures never fail the disconnect."""
+    settings = rt.settings
+    if not settings.agent_index or not old.is_agent:
+        return None
+    max_age = config.MAX_CONNECTION_SECONDS + settings.grace_seconds
+    try:
+        if has_live_connection(
+            rt.store, settings.agent_index, old.agent_id, {parsed.connection_id}, time.time(), max_age
+        ):
+            fields["agentOffline"] = False
+            return None
+    except (ClientError, BotoCoreError) as exc:
+        fields["agentOffline"] = None
+        fields["agentStatusError"] = type(exc).__name__
+        return None
+    fields["agentOffline"] = True
+    rt.telemetry.log(
+        "WARNING",
+        "agent offline",
+        {
+            "agentId": old.agent_id,
+            "connectionId": parsed.connection_id,
+            "reason": "disconnect",
+            "disconnectStatusCode": parsed.status_code,
+            "disconnectReason": parsed.reason,
+            "durationSeconds": duration,
+            "abnormal": parsed.abnormal,
+        },
+    )
+    notice = OfflineNotice(
+        agent_id=old.agent_id,
+        connection_id=parsed.connection_id,
+        reason="disconnect",
+        status_code=parsed.status_code,
+        connected_at_ms=parsed.connected_at_ms if parsed.connected_at_ms is not None else old.connected_at_ms,
+        duration_seconds=duration,
+        abnormal=parsed.abnormal,
+        api_id=parsed.api_id,
+        stage=parsed.stage,
+    )
+    if rt.publisher is not None:
+        try:
+            failed = rt.publisher.publish([notice])
+        except (ClientError, BotoCoreError) as exc:
+            failed = [notice.agent_id]
+            fields["offlineEventError"] = type(exc).__name__
+        fields["offlineEventSent"] = not failed
+    return notice
+
+
+def _scheduled_time(event: Any) -> Optional[float]:
+    """EventBridge scheduled events carry the slot's time ("2026-11-26T06:45:00Z")."""
+    if isinstance(event, dict) and isinstance(event.get("time"), str):
+        try:
+            return float(calendar.timegm(time.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ")))
+        except ValueError:
+            return None
+    return None
+
+
+def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
+    """Scheduled cleanup of connections whose `$disconnect` never arrived."""
+    rt = runtime()
+    rt.telemetry.request_id = _request_id(context)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        started = time.monotonic()
+
+        def remaining() -> int:  # outside Lambda (tests, demo): a 60-second budget
+            return int(60000 - (time.monotonic() - started) * 1000)
+
+    sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
+    report = sweeper.run(time.time(), remaining, _scheduled_time(event))
+    return report.as_dict()

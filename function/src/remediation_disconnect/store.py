@@ -1,0 +1,233 @@
+"""The connections table, through the low-level DynamoDB client (no boto3 resource layer).
+
+Item contract (what a `$connect` handler writes; only connectionId is required):
+  connectionId  S  partition key, API Gateway's requestContext.connectionId
+  clientType    S  "agent" | "dashboard"
+  agentId       S  the agent's stable id (agents only)
+  connectedAt   N  epoch milliseconds, as API Gateway gives requestContext.connectedAt
+  expiresAt     N  epoch seconds (the TTL attribute): connectedAt/1000 + 7200 + grace
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Tuple
+
+CLIENT_TYPES = ("agent", "dashboard")
+BATCH_SIZE = 25  # BatchWriteItem's limit
+BATCH_ATTEMPTS = 6
+
+
+class DynamoDBClient(Protocol):
+    exceptions: Any
+
+    def delete_item(self, **kwargs: Any) -> Dict[str, Any]: ...
+
+    def batch_write_item(self, **kwargs: Any) -> Dict[str, Any]: ...
+
+    def scan(self, **kwargs: Any) -> Dict[str, Any]: ...
+
+    def query(self, **kwargs: Any) -> Dict[str, Any]: ...
+
+
+def _number(item: Mapping[str, Any], name: str) -> Optional[int]:
+    value = item.get(name)
+    if isinstance(value, dict) and "N" in value:
+        try:
+            return int(float(value["N"]))
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def _string(item: Mapping[str, Any], name: str) -> Optional[str]:
+    value = item.get(name)
+    if isinstance(value, dict) and isinstance(value.get("S"), str):
+        return str(value["S"])[:256]
+    return None
+
+
+class Connection(NamedTuple):
+    """A registry item, read tolerantly: older writers may omit every optional attribute."""
+
+    connection_id: str
+    client_type: Optional[str]
+    agent_id: Optional[str]
+    connected_at_ms: Optional[int]
+    expires_at: Optional[int]
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> Connection:
+        return cls(
+            connection_id=_string(item, "connectionId") or "",
+            client_type=_string(item, "clientType"),
+            agent_id=_string(item, "agentId"),
+            connected_at_ms=_number(item, "connectedAt"),
+            expires_at=_number(item, ttl_attribute),
+        )
+
+    @property
+    def client_label(self) -> str:
+        """Metric dimension value: bounded to a handful of values whatever the writer stored."""
+        if self.client_type in CLIENT_TYPES:
+            return str(self.client_type)
+        return "unknown" if self.client_type is None else "other"
+
+    @property
+    def is_agent(self) -> bool:
+        return self.client_type == "agent" and bool(self.agent_id)
+
+    def expired(self, now: float, max_age_seconds: int) -> bool:
+        """Past its TTL, or older than API Gateway's connection limit plus grace.
+
+        DynamoDB deletes TTL-expired items only within days and still returns them in reads, so
+        callers must treat an expired item as gone.
+        """
+        if self.expires_at is not None and self.expires_at <= now:
+            return True
+        return self.connected_at_ms is not None and self.connected_at_ms / 1000.0 + max_age_seconds <= now
+
+    def to_log(self) -> Dict[str, Any]:
+        """The item's contract attributes for logs (never the whole item: writers may add secrets)."""
+        fields: Dict[str, Any] = {}
+        for key, value in (
+            ("clientType", self.client_type),
+            ("agentId", self.agent_id),
+            ("connectedAt", self.connected_at_ms),
+            ("expiresAt", self.expires_at),
+        ):
+            if value is not None:
+                fields[key] = value
+        return fields
+
+
+class BatchResult(NamedTuple):
+    deleted: List[str]
+    unprocessed: List[str]
+
+
+class ConnectionStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        ttl_attribute: str = "expiresAt",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.table_name = table_name
+        self.ttl_attribute = ttl_attribute
+        self.sleep = sleep
+
+    @staticmethod
+    def _key(connection_id: str) -> Dict[str, Any]:
+        return {"connectionId": {"S": connection_id}}
+
+    def delete(self, connection_id: str) -> Optional[Connection]:
+        """Delete one connection (idempotent); return what the item said, or None if it was gone.
+
+        ReturnValues=ALL_OLD costs no read capacity: it is the one write and the only request.
+        """
+        response = self.client.delete_item(
+            TableName=self.table_name, Key=self._key(connection_id), ReturnValues="ALL_OLD"
+        )
+        attributes = response.get("Attributes")
+        if not attributes:
+            return None
+        return Connection.from_item(attributes, self.ttl_attribute)
+
+    def delete_if_unchanged(self, connection: Connection) -> Optional[Connection]:
+        """Delete an item only if it still exists as read (same connectedAt); None when it changed."""
+        condition = "attribute_exists(connectionId)"
+        values: Dict[str, Any] = {}
+        names: Dict[str, str] = {}
+        if connection.connected_at_ms is not None:
+            condition += " AND #connectedAt = :connectedAt"
+            names["#connectedAt"] = "connectedAt"
+            values[":connectedAt"] = {"N": str(connection.connected_at_ms)}
+        kwargs: Dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": self._key(connection.connection_id),
+            "ConditionExpression": condition,
+            "ReturnValues": "ALL_OLD",
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            response = self.client.delete_item(**kwargs)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return Connection.from_item(response.get("Attributes") or {}, self.ttl_attribute)
+
+    def batch_delete(self, connection_ids: Iterable[str]) -> BatchResult:
+        """Delete in BatchWriteItem requests of 25, retrying UnprocessedItems with jittered backoff."""
+        deleted: List[str] = []
+        unprocessed: List[str] = []
+        ids = list(dict.fromkeys(connection_ids))  # a batch may not name one key twice
+        for start in range(0, len(ids), BATCH_SIZE):
+            pending = ids[start : start + BATCH_SIZE]
+            for attempt in range(BATCH_ATTEMPTS):
+                if attempt:
+                    self.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+                response = self.client.batch_write_item(
+                    RequestItems={self.table_name: [{"DeleteRequest": {"Key": self._key(cid)}} for cid in pending]}
+                )
+                left = {
+                    request["DeleteRequest"]["Key"]["connectionId"]["S"]
+                    for request in (response.get("UnprocessedItems") or {}).get(self.table_name, [])
+                }
+                deleted.extend(cid for cid in pending if cid not in left)
+                pending = [cid for cid in pending if cid in left]
+                if not pending:
+                    break
+            unprocessed.extend(pending)
+        return BatchResult(deleted, unprocessed)
+
+    def scan_segment(
+        self, segment: int, total_segments: int, page_size: int = 1000
+    ) -> Iterator[Tuple[List[Connection], bool]]:
+        """Yield (connections, last_page) for one parallel-scan segment, projecting only the contract."""
+        names = {
+            "#id": "connectionId",
+            "#type": "clientType",
+            "#agent": "agentId",
+            "#at": "connectedAt",
+            "#ttl": self.ttl_attribute,
+        }
+        kwargs: Dict[str, Any] = {
+            "TableName": self.table_name,
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+            "Limit": page_size,
+        }
+        if total_segments > 1:
+            kwargs["Segment"] = segment
+            kwargs["TotalSegments"] = total_segments
+        while True:
+            response = self.client.scan(**kwargs)
+            last_key = response.get("LastEvaluatedKey")
+            items = [Connection.from_item(item, self.ttl_attribute) for item in response.get("Items", [])]
+            yield [item for item in items if item.connection_id], not last_key
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key
+
+    def agent_connections(self, index_name: str, agent_id: str) -> Iterator[Connection]:
+        """The agent's items according to the agentId index (eventually consistent, may lag writes)."""
+        kwargs: Dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index_name,
+            "KeyConditionExpression": "#agent = :agent",
+            "ExpressionAttributeNames": {"#agent": "agentId"},
+            "ExpressionAttributeValues": {":agent": {"S": agent_id}},
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            for item in response.get("Items", []):
+                yield Connection.from_item(item, self.ttl_attribute)
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key
