@@ -1,0 +1,26 @@
+resource "aws_apigatewayv2_integration" "disconnect" {
+  api_id             = var.api_id
+  description        = "Lambda ${var.name}: removes the closed connection from ${local.table_name}"
+  integration_type   = "AWS_PROXY"
+  integration_method = "POST"
+  integration_uri    = module.disconnect_function.invoke_arn
+}
+
+resource "aws_apigatewayv2_route" "disconnect" {
+  count = var.create_route ? 1 : 0
+
+  #checkov:skip=CKV_AWS_309:WebSocket APIs authorize only the $connect route; $disconnect cannot carry an authorizer.
+  api_id         = var.api_id
+  route_key      = "$disconnect"
+  operation_name = "Disconnect"
+  target         = "integrations/${aws_apigatewayv2_integration.disconnect.id}"
+}
+
+resource "aws_lambda_permission" "disconnect" {
+  statement_id  = "AllowDisconnectRouteOfApi${var.api_id}"
+  action        = "lambda:InvokeFunction"
+  function_name = module.disconnect_function.function_name
+  principal     = "apigateway.amazonaws.com"
+  # This API's $disconnect route only, on any of its stages.
+  source_arn = "${local.execution_arn}/*/$disconnect"
+}

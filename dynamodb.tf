@@ -1,0 +1,86 @@
+locals {
+  table_name        = var.create_table ? coalesce(var.table_name, "${var.name}-connections") : var.table_name
+  table_arn         = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
+  provisioned       = var.table.billing_mode == "PROVISIONED"
+  agent_index_arn   = "${local.table_arn}/index/${var.agent_tracking.index_name}"
+  table_kms_key_arn = var.create_table ? var.table.kms_key_arn : null
+}
+
+resource "aws_dynamodb_table" "this" {
+  count = var.create_table ? 1 : 0
+
+  #checkov:skip=CKV_AWS_119:Encrypted with KMS always: the AWS managed key aws/dynamodb by default, a customer-managed key when table.kms_key_arn is set.
+  name           = local.table_name
+  billing_mode   = var.table.billing_mode
+  read_capacity  = local.provisioned ? var.table.read_capacity : null
+  write_capacity = local.provisioned ? var.table.write_capacity : null
+  hash_key       = "connectionId"
+
+  attribute {
+    name = "connectionId"
+    type = "S"
+  }
+
+  dynamic "attribute" {
+    for_each = var.agent_tracking.enabled ? ["agentId"] : []
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+
+  # Sparse by construction: only items with an agentId (agents) appear in the index. It projects the
+  # timestamps so that expired-but-not-yet-deleted items can be told apart without a table read.
+  dynamic "global_secondary_index" {
+    for_each = var.agent_tracking.enabled ? [var.agent_tracking.index_name] : []
+    content {
+      name               = global_secondary_index.value
+      hash_key           = "agentId"
+      projection_type    = "INCLUDE"
+      non_key_attributes = ["connectedAt", var.ttl_attribute, "clientType"]
+      read_capacity      = local.provisioned ? var.table.read_capacity : null
+      write_capacity     = local.provisioned ? var.table.write_capacity : null
+    }
+  }
+
+  # DynamoDB deletes expired items within about two days, at no cost; the functions treat expired
+  # items as gone in the meantime, and the sweeper removes them sooner.
+  ttl {
+    enabled        = true
+    attribute_name = var.ttl_attribute
+  }
+
+  point_in_time_recovery {
+    enabled = var.table.point_in_time_recovery
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.table.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
+data "aws_dynamodb_table" "existing" {
+  count = var.create_table ? 0 : 1
+
+  name = var.table_name
+
+  lifecycle {
+    precondition {
+      condition     = var.table_name != null
+      error_message = "table_name is required when create_table is false: it names the existing connections table."
+    }
+
+    postcondition {
+      condition     = self.hash_key == "connectionId" && self.range_key == null || self.hash_key == "connectionId" && self.range_key == ""
+      error_message = "The existing table's key must be the partition key connectionId alone (API Gateway's requestContext.connectionId); the functions delete by that key."
+    }
+
+    postcondition {
+      condition     = !var.agent_tracking.enabled || contains([for index in self.global_secondary_index : index.name], var.agent_tracking.index_name)
+      error_message = "agent_tracking is enabled but the existing table has no global secondary index named by agent_tracking.index_name (partition key agentId)."
+    }
+  }
+}

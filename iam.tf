@@ -1,0 +1,66 @@
+# Exact actions on exact ARNs; statements appear only when the feature that needs them is enabled.
+# Both roles also get log writes on their own log group (and X-Ray writes when tracing is Active)
+# from modules/lambda-function.
+
+locals {
+  offline_events  = var.agent_tracking.enabled && var.agent_tracking.offline_events
+  event_bus_arn   = startswith(var.agent_tracking.event_bus_name, "arn:") ? var.agent_tracking.event_bus_name : "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/${var.agent_tracking.event_bus_name}"
+  probe           = var.sweeper.enabled && var.sweeper.probe_connections
+  probe_stage     = coalesce(var.stage_name, "-")
+  connections_arn = "${local.execution_arn}/${local.probe_stage}/GET/@connections/*"
+
+  # DynamoDB decrypts a customer-managed table key with the caller's credentials.
+  table_key_statements = local.table_kms_key_arn == null ? [] : [{
+    sid       = "DecryptTableKey"
+    actions   = ["kms:Decrypt", "kms:DescribeKey"]
+    resources = [local.table_kms_key_arn]
+    conditions = [{
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }]
+  }]
+
+  agent_statements = concat(
+    var.agent_tracking.enabled ? [{
+      sid        = "FindOtherAgentConnections"
+      actions    = ["dynamodb:Query"]
+      resources  = [local.agent_index_arn]
+      conditions = []
+    }] : [],
+    local.offline_events ? [{
+      sid        = "AnnounceAgentOffline"
+      actions    = ["events:PutEvents"]
+      resources  = [local.event_bus_arn]
+      conditions = []
+    }] : [],
+  )
+
+  disconnect_statements = concat(
+    [{
+      sid        = "DeleteClosedConnection"
+      actions    = ["dynamodb:DeleteItem"]
+      resources  = [local.table_arn]
+      conditions = []
+    }],
+    local.agent_statements,
+    local.table_key_statements,
+  )
+
+  sweeper_statements = concat(
+    [{
+      sid        = "RemoveStaleConnections"
+      actions    = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+      resources  = [local.table_arn]
+      conditions = []
+    }],
+    local.probe ? [{
+      sid        = "ProbeConnections"
+      actions    = ["execute-api:ManageConnections"]
+      resources  = [local.connections_arn]
+      conditions = []
+    }] : [],
+    local.agent_statements,
+    local.table_key_statements,
+  )
+}

@@ -1,0 +1,49 @@
+# Remediation WebSocket $disconnect: keeps the DynamoDB registry of connections accurate.
+#
+#   client closes ──> API Gateway $disconnect route ──> Lambda <name> ──> DeleteItem(connectionId)
+#                                                           └─ agent's last connection? ──> EventBridge
+#   (no $disconnect: network loss) <── EventBridge schedule ──> Lambda <name>-sweeper ──> Scan + BatchWriteItem
+#
+# Files: apigateway.tf (route, integration, permission), dynamodb.tf (table or lookup), lambda.tf (both
+# functions via modules/lambda-function), iam.tf (exact statements), sweeper.tf (schedule),
+# monitoring.tf (dashboard). This file: shared lookups and the package check.
+
+data "aws_apigatewayv2_api" "this" {
+  api_id = var.api_id
+
+  lifecycle {
+    postcondition {
+      condition     = self.protocol_type == "WEBSOCKET"
+      error_message = "api_id must name a WebSocket API: the $disconnect route exists only there (this API's protocol is not WEBSOCKET)."
+    }
+  }
+}
+
+locals {
+  # arn:<partition>:execute-api:<region>:<account>:<api id>
+  api_arn_parts = split(":", data.aws_apigatewayv2_api.this.execution_arn)
+  partition     = local.api_arn_parts[1]
+  region        = local.api_arn_parts[3]
+  account_id    = local.api_arn_parts[4]
+  execution_arn = data.aws_apigatewayv2_api.this.execution_arn
+
+  sweeper_name = "${var.name}-sweeper"
+
+  # The deployment package is committed (function/dist), so consumers need no Python, no build step
+  # and no extra provider at plan time. It must match the sources it claims to be built from:
+  # the hash below is computed exactly as function/build.py computes it.
+  package_manifest = jsondecode(file("${path.module}/function/dist/manifest.json"))
+  package_zip      = "${path.module}/function/dist/${local.package_manifest.zip}"
+  package_source_sha256 = sha256(join("", [
+    for source in sort(fileset("${path.module}/function/src", "**/*.py")) :
+    "${source} ${filesha256("${path.module}/function/src/${source}")}\n"
+  ]))
+  package = {
+    filename         = local.package_zip
+    source_code_hash = filebase64sha256(local.package_zip)
+    current = alltrue([
+      local.package_source_sha256 == local.package_manifest.source_sha256,
+      filebase64sha256(local.package_zip) == local.package_manifest.zip_base64sha256,
+    ])
+  }
+}

@@ -1,0 +1,408 @@
+################################################################################
+# General
+################################################################################
+
+variable "name" {
+  description = "Name of the $disconnect function and prefix of everything else the module creates (\"<name>-sweeper\", \"<name>-connections\", alarms, dashboard). Letters, digits, hyphens and underscores; at most 48 characters so that derived names stay within AWS limits."
+  type        = string
+  default     = "remediation-disconnect"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,47}$", var.name))
+    error_message = "name must start with a letter and contain only letters, digits, '-' or '_', at most 48 characters."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that supports them."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, value in var.tags : length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")])
+    error_message = "tags keys must be 1-128 characters and not start with 'aws:'; values at most 256 characters."
+  }
+}
+
+################################################################################
+# API Gateway WebSocket API
+################################################################################
+
+variable "api_id" {
+  description = "ID of the existing API Gateway v2 WebSocket API (e.g. aws_apigatewayv2_api.this.id) that gets the $disconnect route."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{1,32}$", var.api_id))
+    error_message = "api_id must be an API Gateway API id: lowercase letters and digits, such as \"a1b2c3d4e5\" (not the API's name or ARN)."
+  }
+}
+
+variable "create_route" {
+  description = "Create the $disconnect route. Set false when the API's routes are managed elsewhere: then point your route at the output integration_id (target \"integrations/<id>\")."
+  type        = bool
+  default     = true
+}
+
+variable "stage_name" {
+  description = "Stage of the API whose @connections endpoint the sweeper probes (GetConnection). Required only when sweeper.probe_connections is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.stage_name == null || can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name must be 1-128 letters, digits, '-' or '_'."
+  }
+}
+
+################################################################################
+# Connections table
+################################################################################
+
+variable "create_table" {
+  description = "Create the DynamoDB connections table. Set false to use an existing table named by table_name (its partition key must be connectionId, a string)."
+  type        = bool
+  default     = true
+}
+
+variable "table_name" {
+  description = "Name of the connections table: the table to create (default \"<name>-connections\"), or the existing table to use when create_table is false (then required)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.table_name))
+    error_message = "table_name must be 3-255 letters, digits, '_', '-' or '.' (a table name, not an ARN)."
+  }
+}
+
+variable "table" {
+  description = "Settings of the table the module creates (ignored when create_table is false): billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity (also used by the agentId index), point-in-time recovery, and an optional customer-managed KMS key (default: the AWS managed key aws/dynamodb)."
+  type = object({
+    billing_mode           = optional(string, "PAY_PER_REQUEST")
+    read_capacity          = optional(number, 5)
+    write_capacity         = optional(number, 5)
+    point_in_time_recovery = optional(bool, true)
+    kms_key_arn            = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table.billing_mode)
+    error_message = "table.billing_mode must be \"PAY_PER_REQUEST\" or \"PROVISIONED\"."
+  }
+
+  validation {
+    condition     = floor(var.table.read_capacity) == var.table.read_capacity && floor(var.table.write_capacity) == var.table.write_capacity && var.table.read_capacity >= 1 && var.table.write_capacity >= 1
+    error_message = "table.read_capacity and table.write_capacity must be whole numbers >= 1."
+  }
+
+  validation {
+    condition     = var.table.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.table.kms_key_arn))
+    error_message = "table.kms_key_arn must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "ttl_attribute" {
+  description = "Name of the item attribute holding the expiry in epoch seconds. TTL is enabled on it when the module creates the table; the functions treat items past it as gone."
+  type        = string
+  default     = "expiresAt"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_.-]{0,254}$", var.ttl_attribute)) && !contains(["connectionId", "clientType", "agentId", "connectedAt"], var.ttl_attribute)
+    error_message = "ttl_attribute must be an attribute name (letters, digits, '_', '-', '.') other than connectionId, clientType, agentId or connectedAt."
+  }
+}
+
+variable "connection_grace_seconds" {
+  description = "Grace added to API Gateway's 2-hour connection limit before an item counts as stale (clock skew, slow $connect writers). Must match what your $connect handler adds to expiresAt."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.connection_grace_seconds >= 0 && var.connection_grace_seconds <= 86400 && floor(var.connection_grace_seconds) == var.connection_grace_seconds
+    error_message = "connection_grace_seconds must be a whole number of seconds between 0 and 86400."
+  }
+}
+
+################################################################################
+# Functions (the $disconnect handler; runtime, tracing, logs and role settings also apply to the sweeper)
+################################################################################
+
+variable "runtime" {
+  description = "Python runtime of both functions (python3.N, N >= 8). The package runs on 3.8 and later; hashicorp/aws 3.x accepts at most python3.8 at plan time."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.[0-9]+$", var.runtime)) && try(tonumber(split(".", var.runtime)[1]) >= 8, false)
+    error_message = "runtime must be a Python runtime identifier of the form python3.N with N >= 8, such as \"python3.13\"."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory (MB) of the $disconnect function. It does one DynamoDB write: 128 MB is enough and the cheapest."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "timeout" {
+  description = "Timeout (seconds) of the $disconnect function. The DynamoDB client gives up after 3 attempts of at most 3 s each, so 10 s lets it log its own error."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.timeout >= 3 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds between 3 and 900."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency of the $disconnect function; -1 (default) leaves it unreserved. Reserving protects disconnect processing from other functions in the account."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of both functions: \"PassThrough\" (default, no traces unless the caller samples) or \"Active\" (grants the X-Ray write actions)."
+  type        = string
+  default     = "PassThrough"
+
+  validation {
+    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
+    error_message = "tracing_mode must be \"PassThrough\" or \"Active\"."
+  }
+}
+
+variable "lambda_kms_key_arn" {
+  description = "Customer-managed KMS key to encrypt both functions' environment variables; null uses the AWS managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.lambda_kms_key_arn))
+    error_message = "lambda_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "log_level" {
+  description = "Lowest level the functions log: DEBUG, INFO, WARNING or ERROR. Metric lines are always written."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_client_address" {
+  description = "Log the client's source IP and user agent with each disconnect. Off by default: they are personal data in many jurisdictions."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of both functions' log groups, in days (a value CloudWatch Logs accepts)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "Customer-managed KMS key for both log groups; null for CloudWatch Logs' default encryption. The key policy must allow the logs service principal of the region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.log_kms_key_arn))
+    error_message = "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "role_path" {
+  description = "Path of both IAM roles."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([A-Za-z0-9+=,.@_-]+/)*$", var.role_path)) && length(var.role_path) <= 512
+    error_message = "role_path must begin and end with '/', such as \"/\" or \"/remediation/\"."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of an IAM policy to set as permissions boundary on both roles, or null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.role_permissions_boundary))
+    error_message = "role_permissions_boundary must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
+}
+
+################################################################################
+# Agent status
+################################################################################
+
+variable "agent_tracking" {
+  description = <<-EOT
+    Agent status monitoring. When enabled, each removal of an agent's connection checks the agentId
+    index for another live connection of that agent; if there is none, the agent is offline: counted
+    in the AgentsOffline metric and, with offline_events, announced on EventBridge (source
+    event_source, detail-type "Remediation Agent Offline"). index_name is created on the table the
+    module creates, or must exist on an existing table (partition key agentId).
+    event_bus_name is a bus name or ARN ("default" is the account's default bus).
+  EOT
+  type = object({
+    enabled        = optional(bool, false)
+    index_name     = optional(string, "agentId-index")
+    offline_events = optional(bool, true)
+    event_bus_name = optional(string, "default")
+    event_source   = optional(string, "remediation.websocket")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.agent_tracking.index_name))
+    error_message = "agent_tracking.index_name must be 3-255 letters, digits, '_', '-' or '.'."
+  }
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9/_.-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9/_.-]{1,256})$", var.agent_tracking.event_bus_name))
+    error_message = "agent_tracking.event_bus_name must be an event bus name (such as \"default\") or an event bus ARN."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.agent_tracking.event_source)) && !startswith(var.agent_tracking.event_source, "aws.")
+    error_message = "agent_tracking.event_source must be 1-256 letters, digits, '.', '_' or '-', and must not start with \"aws.\" (reserved for AWS services)."
+  }
+}
+
+################################################################################
+# Abnormal-termination cleanup (sweeper)
+################################################################################
+
+variable "sweeper" {
+  description = <<-EOT
+    The sweeper removes connections whose $disconnect never arrived (API Gateway delivers it only
+    best-effort). Every rate_minutes it scans the table and deletes items past their TTL or older
+    than 2 hours + connection_grace_seconds; with probe_connections it also asks the API's
+    @connections endpoint about items older than probe_min_age_seconds and deletes those reported
+    gone (requires stage_name). scan_segments > 1 splits the table so each run scans one segment
+    onward (for very large tables); max_items_per_run and the function timeout bound each run.
+    probe_endpoint overrides the @connections URL (default https://<api>.execute-api.<region>.<dns suffix>/<stage>).
+  EOT
+  type = object({
+    enabled                        = optional(bool, true)
+    rate_minutes                   = optional(number, 5)
+    probe_connections              = optional(bool, false)
+    probe_min_age_seconds          = optional(number, 600)
+    probe_concurrency              = optional(number, 8)
+    probe_endpoint                 = optional(string)
+    max_items_per_run              = optional(number, 100000)
+    scan_segments                  = optional(number, 1)
+    memory_size                    = optional(number, 256)
+    timeout                        = optional(number, 120)
+    reserved_concurrent_executions = optional(number, -1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.sweeper.rate_minutes >= 1 && var.sweeper.rate_minutes <= 1440 && floor(var.sweeper.rate_minutes) == var.sweeper.rate_minutes
+    error_message = "sweeper.rate_minutes must be a whole number of minutes between 1 and 1440."
+  }
+
+  validation {
+    condition     = var.sweeper.probe_min_age_seconds >= 0 && var.sweeper.probe_min_age_seconds <= 7200 && var.sweeper.probe_concurrency >= 1 && var.sweeper.probe_concurrency <= 64
+    error_message = "sweeper.probe_min_age_seconds must be between 0 and 7200, and sweeper.probe_concurrency between 1 and 64."
+  }
+
+  validation {
+    condition     = var.sweeper.probe_endpoint == null || can(regex("^https?://[^\\s/]+(/[^\\s]*)?$", coalesce(var.sweeper.probe_endpoint, "-")))
+    error_message = "sweeper.probe_endpoint must be an http(s) URL such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod."
+  }
+
+  validation {
+    condition     = var.sweeper.max_items_per_run >= 100 && var.sweeper.max_items_per_run <= 10000000 && var.sweeper.scan_segments >= 1 && var.sweeper.scan_segments <= 1000 && floor(var.sweeper.scan_segments) == var.sweeper.scan_segments
+    error_message = "sweeper.max_items_per_run must be between 100 and 10000000, and sweeper.scan_segments a whole number between 1 and 1000."
+  }
+
+  validation {
+    condition     = var.sweeper.memory_size >= 128 && var.sweeper.memory_size <= 10240 && var.sweeper.timeout >= 10 && var.sweeper.timeout <= 900 && var.sweeper.timeout < var.sweeper.rate_minutes * 60
+    error_message = "sweeper.memory_size must be 128-10240 MB, and sweeper.timeout 10-900 seconds and shorter than the schedule's period (rate_minutes * 60) so runs do not pile up."
+  }
+
+  validation {
+    condition     = var.sweeper.reserved_concurrent_executions >= -1 && floor(var.sweeper.reserved_concurrent_executions) == var.sweeper.reserved_concurrent_executions
+    error_message = "sweeper.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+  }
+}
+
+################################################################################
+# Monitoring
+################################################################################
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' metrics (Embedded Metric Format, no PutMetricData calls). Use one namespace per deployment of the module to keep their metrics apart."
+  type        = string
+  default     = "Remediation/WebSocket"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9 ._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 letters, digits, spaces or . _ / # : - and must not start with \"AWS/\"."
+  }
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms: Errors and Throttles of the $disconnect function, Errors of the sweeper. alarm_actions / ok_actions are SNS topic ARNs (or other alarm action ARNs); an alarm fires when the sum over `period` seconds reaches `threshold` in `evaluation_periods` consecutive periods."
+  type = object({
+    enabled            = optional(bool, true)
+    alarm_actions      = optional(list(string), [])
+    ok_actions         = optional(list(string), [])
+    period             = optional(number, 300)
+    evaluation_periods = optional(number, 1)
+    threshold          = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for arn in concat(var.alarms.alarm_actions, var.alarms.ok_actions) : can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$", arn))])
+    error_message = "alarms.alarm_actions and alarms.ok_actions must contain ARNs (e.g. arn:aws:sns:<region>:<account>:<topic>)."
+  }
+
+  validation {
+    condition     = contains([10, 30, 60], var.alarms.period) || (var.alarms.period >= 60 && var.alarms.period % 60 == 0 && var.alarms.period <= 86400)
+    error_message = "alarms.period must be 10, 30, or a multiple of 60 seconds up to 86400."
+  }
+
+  validation {
+    condition     = var.alarms.evaluation_periods >= 1 && floor(var.alarms.evaluation_periods) == var.alarms.evaluation_periods && var.alarms.threshold >= 1
+    error_message = "alarms.evaluation_periods must be a whole number >= 1 and alarms.threshold >= 1."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard \"<name>\" with the disconnect, agent, sweeper and Lambda metrics."
+  type        = bool
+  default     = false
+}
