@@ -1,0 +1,105 @@
+# The whole stack against a moto server on loopback: no AWS account, no network.
+# `make demo` starts moto on a free port, applies this, plays a Dashboard and agents connecting and
+# disconnecting through the deployed handler code, runs the sweeper, then destroys everything.
+
+provider "aws" {
+  region                      = var.region
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+
+  # hashicorp/aws 3.x serves API Gateway v2 through the "apigateway" endpoint.
+  endpoints {
+    apigateway       = var.aws_endpoint
+    cloudwatch       = var.aws_endpoint
+    cloudwatchevents = var.aws_endpoint
+    cloudwatchlogs   = var.aws_endpoint
+    dynamodb         = var.aws_endpoint
+    iam              = var.aws_endpoint
+    lambda           = var.aws_endpoint
+    sqs              = var.aws_endpoint
+    sts              = var.aws_endpoint
+  }
+}
+
+resource "aws_apigatewayv2_api" "remediation" {
+  name                       = "${var.name}-channel"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+}
+
+resource "aws_apigatewayv2_stage" "live" {
+  api_id = aws_apigatewayv2_api.remediation.id
+  name   = "live"
+  # moto implements neither CreateDeployment nor UpdateStage: let the stage deploy itself.
+  auto_deploy = true
+}
+
+# Agent-offline events land on a bus of their own and are routed to a queue the demo reads.
+resource "aws_cloudwatch_event_bus" "remediation" {
+  name = "${var.name}-events"
+}
+
+module "remediation_disconnect" {
+  source = "../.."
+
+  name       = var.name
+  api_id     = aws_apigatewayv2_api.remediation.id
+  stage_name = aws_apigatewayv2_stage.live.name
+  # moto stores the runtime label but never runs the code; hashicorp/aws 3.x accepts at most
+  # python3.8 at plan time. Real deployments keep the module's default (python3.13).
+  runtime = "python3.8"
+
+  agent_tracking = {
+    enabled        = true
+    event_bus_name = aws_cloudwatch_event_bus.remediation.name
+  }
+
+  sweeper = {
+    rate_minutes      = 5
+    probe_connections = true
+  }
+
+  create_dashboard = true
+  tags             = { Example = "local", Purpose = "demo" }
+}
+
+resource "aws_sqs_queue" "agent_offline" {
+  name                      = "${var.name}-agent-offline"
+  message_retention_seconds = 3600
+  kms_master_key_id         = "alias/aws/sqs"
+}
+
+resource "aws_cloudwatch_event_rule" "agent_offline" {
+  name           = "${var.name}-agent-offline"
+  description    = "Agent-offline events of the Remediation channel, to the demo's queue"
+  event_bus_name = aws_cloudwatch_event_bus.remediation.name
+  event_pattern = jsonencode({
+    source        = [module.remediation_disconnect.offline_event.source]
+    "detail-type" = [module.remediation_disconnect.offline_event.detail_type]
+  })
+}
+
+resource "aws_cloudwatch_event_target" "agent_offline" {
+  rule           = aws_cloudwatch_event_rule.agent_offline.name
+  event_bus_name = aws_cloudwatch_event_bus.remediation.name
+  target_id      = "queue"
+  arn            = aws_sqs_queue.agent_offline.arn
+}
+
+resource "aws_sqs_queue_policy" "agent_offline" {
+  queue_url = aws_sqs_queue.agent_offline.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "FromTheAgentOfflineRule"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.agent_offline.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.agent_offline.arn } }
+    }]
+  })
+}
