@@ -1,0 +1,103 @@
+# Two commands matter: `make demo` and `make test` (see README.md). Both install what they need
+# into .tools/ (git-ignored) on first use; later runs reuse it.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+TOOLS := $(CURDIR)/.tools
+VENV := $(TOOLS)/venv
+PY := $(VENV)/bin/python
+
+export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
+export TF_CLI_CONFIG_FILE := $(TOOLS)/terraform.rc
+export TFLINT_PLUGIN_DIR := $(TOOLS)/tflint-plugins
+export CHECKPOINT_DISABLE := 1
+export TF_IN_AUTOMATION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
+PY_DIRS := function scripts tests bench
+
+.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint \
+        package-check tf-test unit faults e2e compat bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+demo: tools-core ## Offline demo: moto server, apply examples/local, agents connect/disconnect, sweep, destroy
+	$(PY) scripts/demo.py
+
+test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, end-to-end
+	@$(MAKE) lint
+	@$(MAKE) package-check
+	@$(MAKE) tf-test
+	@$(MAKE) unit
+	@$(MAKE) faults
+	@$(MAKE) compat
+	@$(MAKE) e2e
+	@echo "make test: all green"
+
+package: ## Build function/dist/remediation_disconnect.zip reproducibly (needs only python3)
+	$(PYTHON) function/build.py
+
+tools: ## Install the whole toolchain into .tools/
+	$(PYTHON) scripts/bootstrap.py
+
+tools-core:
+	$(PYTHON) scripts/bootstrap.py venv terraform provider
+
+lint: fmt-check validate tflint checkov python-lint ## Static checks
+
+fmt-check:
+	terraform fmt -check -recursive -diff .
+
+validate:
+	@for dir in $(TF_DIRS); do \
+	  echo "terraform validate $$dir"; \
+	  terraform -chdir=$$dir init -backend=false -input=false -no-color >/dev/null; \
+	  terraform -chdir=$$dir validate -no-color; \
+	done
+
+tflint:
+	tflint --recursive --config "$(CURDIR)/.tflint.hcl" --format compact
+
+checkov:
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(TOOLS)/checkov/bin/checkov -d . \
+	  --framework terraform --quiet --compact --skip-download --skip-path .tools
+
+python-lint:
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
+	$(VENV)/bin/mypy
+
+package-check: ## Fail if the committed zip is not a byte-identical rebuild of function/src
+	$(PYTHON) function/build.py --check
+
+tf-test: ## terraform test (mock provider) for the module and its submodule
+	terraform -chdir=modules/lambda-function init -backend=false -input=false -no-color >/dev/null
+	terraform -chdir=modules/lambda-function test -no-color
+	terraform init -backend=false -input=false -no-color >/dev/null
+	terraform test -no-color
+
+unit: ## pytest: the function against moto
+	$(PY) -m pytest tests/unit -q
+
+faults: ## pytest: fuzzing, injected throttling, load against moto server
+	$(PY) -m pytest tests/faults -q -s
+
+compat: ## Every argument used exists in hashicorp/aws 6.69.1
+	$(PY) scripts/schema_compat.py $(TF_DIRS)
+	$(PY) -m pytest tests/compat -q
+
+e2e: ## pytest: apply -> no-change plan -> destroy of examples/local on moto server; deployed code
+	$(PY) -m pytest tests/e2e -q -s
+
+bench: tools-core ## Benchmarks against the seed handler (see BENCHMARKS.md)
+	$(PY) bench/run.py
+
+clean: ## Remove Terraform working state of examples and tests (keeps .tools/)
+	find . -path ./.tools -prune -o -name .terraform -type d -print | xargs rm -rf
+	find . -path ./.tools -prune -o \( -name '.terraform.lock.hcl' -o -name '*.tfstate*' \) -print | xargs rm -f

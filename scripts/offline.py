@@ -1,0 +1,293 @@
+"""Shared by `make demo`, the end-to-end tests and the benchmarks: run Terraform against a moto server,
+read what was deployed, invoke the deployed package locally, and shape realistic connections and events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ZIP = ROOT / "function" / "dist" / "remediation_disconnect.zip"
+REGION = "us-east-1"
+GRACE_SECONDS = 300
+MAX_CONNECTION_SECONDS = 7200
+
+
+class TerraformError(RuntimeError):
+    pass
+
+
+class Terraform:
+    """The `terraform` CLI in one working directory, with -var values applied to plan/apply/destroy."""
+
+    def __init__(self, workdir: Path, variables: Optional[Mapping[str, str]] = None, echo: bool = False) -> None:
+        self.workdir = workdir
+        self.variables = dict(variables or {})
+        self.echo = echo
+        self.transcript: List[str] = []
+
+    def _vars(self) -> List[str]:
+        return [f"-var={key}={value}" for key, value in self.variables.items()]
+
+    def run(self, *args: str, check: bool = True, ok_codes: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
+        argv = ["terraform", f"-chdir={self.workdir}", *args]
+        started = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        took = time.monotonic() - started
+        self.transcript.append(f"$ {' '.join(argv)}  ({took:.1f}s, exit {proc.returncode})\n{proc.stdout}{proc.stderr}")
+        if self.echo:
+            print(f"  terraform {args[0]}: exit {proc.returncode} in {took:.0f}s", flush=True)
+        if check and proc.returncode not in ok_codes:
+            raise TerraformError(
+                f"terraform {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def init(self) -> None:
+        self.run("init", "-input=false", "-no-color")
+
+    def apply(self) -> subprocess.CompletedProcess[str]:
+        return self.run("apply", "-auto-approve", "-input=false", "-no-color", *self._vars())
+
+    def plan_exit_code(self) -> subprocess.CompletedProcess[str]:
+        """`plan -detailed-exitcode`: 0 no changes, 2 changes, 1 error."""
+        return self.run("plan", "-detailed-exitcode", "-input=false", "-no-color", *self._vars(), check=False)
+
+    def destroy(self) -> subprocess.CompletedProcess[str]:
+        return self.run("destroy", "-auto-approve", "-input=false", "-no-color", *self._vars())
+
+    def outputs(self) -> Dict[str, Any]:
+        raw = json.loads(self.run("output", "-json", "-no-color").stdout)
+        return {name: value["value"] for name, value in raw.items()}
+
+
+def copy_tree(dest: Path) -> Path:
+    """A copy of the module and its examples (what a fresh clone holds), without working state."""
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc")
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in ROOT.glob("*.tf"):
+        shutil.copy2(path, dest / path.name)
+    for sub in ("modules", "function", "examples"):
+        shutil.copytree(ROOT / sub, dest / sub, ignore=ignore, dirs_exist_ok=True)
+    return dest
+
+
+def moto_override(endpoint: str, region: str = REGION) -> str:
+    """Provider override (Terraform `*_override.tf` semantics) sending every call of an example to moto."""
+    services = [
+        "apigateway",
+        "cloudwatch",
+        "cloudwatchevents",
+        "cloudwatchlogs",
+        "dynamodb",
+        "iam",
+        "lambda",
+        "sns",
+        "sqs",
+        "sts",
+    ]
+    lines = "\n".join(f'    {service} = "{endpoint}"' for service in services)
+    return f"""provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+
+  endpoints {{
+{lines}
+  }}
+}}
+"""
+
+
+def aws_env(endpoint: str, region: str = REGION) -> Dict[str, str]:
+    """Environment for boto3 (and the deployed code run locally) to talk to moto only."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }
+
+
+def client(service: str, endpoint: str, region: str = REGION) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def deployed_function(name: str, endpoint: str, region: str = REGION) -> Dict[str, Any]:
+    """Handler, environment and code hash of a function as the emulator stores it."""
+    config = client("lambda", endpoint, region).get_function_configuration(FunctionName=name)
+    return {
+        "handler": config["Handler"],
+        "env": config.get("Environment", {}).get("Variables", {}),
+        "code_sha256": config["CodeSha256"],
+        "runtime": config["Runtime"],
+        "timeout_ms": int(config.get("Timeout", 10)) * 1000,
+    }
+
+
+def invoke_local(
+    function: Mapping[str, Any],
+    function_name: str,
+    events: Iterable[Any],
+    endpoint: str,
+    region: str = REGION,
+    env_overrides: Optional[Mapping[str, str]] = None,
+    zip_path: Path = PACKAGE_ZIP,
+) -> Dict[str, Any]:
+    """Run the deployed handler from the zip in an isolated interpreter with the deployed environment."""
+    env = dict(function["env"])
+    env.update(aws_env(endpoint, region))
+    env.update(env_overrides or {})
+    request = {
+        "zip": str(zip_path),
+        "handler": function["handler"],
+        "env": env,
+        "events": list(events),
+        "function_name": function_name,
+        "timeout_ms": function.get("timeout_ms", 10000),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "scripts" / "lambda_local.py")],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"local invocation failed:\n{proc.stderr}")
+    result: Dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def connection_id() -> str:
+    """An id shaped like API Gateway's (16 base64 characters)."""
+    return uuid.uuid4().hex[:15].upper() + "="
+
+
+def connection_item(
+    cid: str,
+    client_type: str,
+    agent_id: Optional[str] = None,
+    connected_at_ms: Optional[int] = None,
+    grace_seconds: int = GRACE_SECONDS,
+) -> Dict[str, Dict[str, str]]:
+    """The item a `$connect` handler writes (see README, "The connection item contract")."""
+    connected = now_ms() if connected_at_ms is None else connected_at_ms
+    item = {
+        "connectionId": {"S": cid},
+        "clientType": {"S": client_type},
+        "connectedAt": {"N": str(connected)},
+        "expiresAt": {"N": str(connected // 1000 + MAX_CONNECTION_SECONDS + grace_seconds)},
+    }
+    if agent_id is not None:
+        item["agentId"] = {"S": agent_id}
+    return item
+
+
+def disconnect_event(
+    cid: str,
+    api_id: str,
+    stage: str,
+    connected_at_ms: int,
+    status_code: int = 1001,
+    reason: str = "Going away",
+    request_time_ms: Optional[int] = None,
+    region: str = REGION,
+) -> Dict[str, Any]:
+    """A `$disconnect` event as API Gateway sends it (values as in AWS's documentation)."""
+    request_time = now_ms() if request_time_ms is None else request_time_ms
+    return {
+        "headers": {"Host": f"{api_id}.execute-api.{region}.amazonaws.com", "x-api-key": "", "X-Forwarded-For": ""},
+        "multiValueHeaders": {"Host": [f"{api_id}.execute-api.{region}.amazonaws.com"]},
+        "requestContext": {
+            "routeKey": "$disconnect",
+            "disconnectStatusCode": status_code,
+            "eventType": "DISCONNECT",
+            "extendedRequestId": uuid.uuid4().hex[:16] + "=",
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request_time / 1000)),
+            "messageDirection": "IN",
+            "disconnectReason": reason,
+            "stage": stage,
+            "connectedAt": connected_at_ms,
+            "requestTimeEpoch": request_time,
+            "identity": {"userAgent": "remediation-agent/2.4", "sourceIp": "198.51.100.23"},
+            "requestId": uuid.uuid4().hex[:16] + "=",
+            "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
+            "connectionId": cid,
+            "apiId": api_id,
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def scheduled_event(rule_arn: str, region: str = REGION) -> Dict[str, Any]:
+    """The event EventBridge sends for a scheduled rule."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+def scan_table(table: str, endpoint: str, region: str = REGION) -> List[Dict[str, Any]]:
+    """Every item, attribute values unwrapped, sorted by connectedAt."""
+    dynamodb = client("dynamodb", endpoint, region)
+    items: List[Dict[str, Any]] = []
+    kwargs: Dict[str, Any] = {"TableName": table}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        for item in page.get("Items", []):
+            items.append({key: next(iter(value.values())) for key, value in item.items()})
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: int(item.get("connectedAt", 0)))
+
+
+def drain_queue(queue_url: str, endpoint: str, region: str = REGION, wait_seconds: float = 3.0) -> List[Dict[str, Any]]:
+    """All EventBridge events delivered to an SQS queue (parsed), waiting briefly for stragglers."""
+    sqs = client("sqs", endpoint, region)
+    events: List[Dict[str, Any]] = []
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = response.get("Messages", [])
+        for message in messages:
+            events.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if not messages:
+            if time.monotonic() > deadline:
+                return events
+            time.sleep(0.2)
