@@ -89,8 +89,8 @@ output "iam_policies" {
 output "function_environment" {
   description = "Environment variables of the functions, by function (disconnect, sweeper): what the package reads at runtime."
   value = merge(
-    { disconnect = merge(local.common_environment, { LOG_CLIENT_ADDRESS = tostring(var.log_client_address) }) },
-    var.sweeper.enabled ? { sweeper = local.sweeper_environment } : {},
+    { disconnect = module.disconnect_function.configuration.environment },
+    { for sweeper in module.sweeper_function : "sweeper" => sweeper.configuration.environment },
   )
 }
 

@@ -40,3 +40,23 @@ output "alarm_arns" {
     { for alarm in aws_cloudwatch_metric_alarm.throttles : "throttles" => alarm.arn },
   )
 }
+
+output "configuration" {
+  description = "The function's settings as configured (runtime, handler, sizing, tracing, environment, role path and boundary, log retention), for callers' checks and tests."
+  value = {
+    runtime                        = aws_lambda_function.this.runtime
+    handler                        = aws_lambda_function.this.handler
+    memory_size                    = aws_lambda_function.this.memory_size
+    timeout                        = aws_lambda_function.this.timeout
+    reserved_concurrent_executions = aws_lambda_function.this.reserved_concurrent_executions
+    tracing_mode                   = var.tracing_mode
+    kms_key_arn                    = var.kms_key_arn
+    environment                    = var.environment
+    source_code_hash               = aws_lambda_function.this.source_code_hash
+    role_path                      = aws_iam_role.this.path
+    role_permissions_boundary      = aws_iam_role.this.permissions_boundary
+    log_retention_in_days          = aws_cloudwatch_log_group.this.retention_in_days
+    log_kms_key_arn                = aws_cloudwatch_log_group.this.kms_key_id
+    tags                           = aws_lambda_function.this.tags
+  }
+}

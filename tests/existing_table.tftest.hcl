@@ -1,0 +1,103 @@
+# create_table = false: an existing table is looked up, checked, and IAM is scoped to its ARN.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  api_id       = "a1b2c3d4e5"
+  runtime      = "python3.8"
+  create_table = false
+  table_name   = "RemediationWebSocketConnections"
+}
+
+run "uses_the_existing_table" {
+  override_data {
+    target = data.aws_dynamodb_table.existing[0]
+    values = {
+      arn                    = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
+      hash_key               = "connectionId"
+      range_key              = ""
+      global_secondary_index = []
+    }
+  }
+
+  assert {
+    condition     = length(aws_dynamodb_table.this) == 0
+    error_message = "No table is created when create_table is false."
+  }
+
+  assert {
+    condition     = output.table_name == "RemediationWebSocketConnections" && output.table_arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
+    error_message = "The outputs name the existing table."
+  }
+
+  assert {
+    condition     = contains(jsondecode(output.iam_policies.disconnect).Statement, { Sid = "DeleteClosedConnection", Effect = "Allow", Action = ["dynamodb:DeleteItem"], Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"] })
+    error_message = "IAM is scoped to the existing table's ARN."
+  }
+
+  assert {
+    condition     = output.function_environment.disconnect.CONNECTIONS_TABLE == "RemediationWebSocketConnections" && output.function_environment.sweeper.CONNECTIONS_TABLE == "RemediationWebSocketConnections"
+    error_message = "Both functions use the existing table."
+  }
+}
+
+run "existing_table_with_agent_index" {
+  variables {
+    agent_tracking = { enabled = true, index_name = "agents" }
+  }
+
+  override_data {
+    target = data.aws_dynamodb_table.existing[0]
+    values = {
+      arn       = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
+      hash_key  = "connectionId"
+      range_key = ""
+      global_secondary_index = [{
+        name = "agents", hash_key = "agentId", range_key = "", projection_type = "ALL", non_key_attributes = [], read_capacity = 0, write_capacity = 0
+      }]
+    }
+  }
+
+  assert {
+    condition     = contains(jsondecode(output.iam_policies.disconnect).Statement, { Sid = "FindOtherAgentConnections", Effect = "Allow", Action = ["dynamodb:Query"], Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections/index/agents"] })
+    error_message = "Query is scoped to the named index of the existing table."
+  }
+}
+
+run "table_name_is_required" {
+  command = plan
+
+  variables {
+    table_name = null
+  }
+
+  expect_failures = [data.aws_dynamodb_table.existing]
+}
+
+run "wrong_key_is_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_dynamodb_table.existing[0]
+    values = {
+      arn                    = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
+      hash_key               = "id"
+      range_key              = ""
+      global_secondary_index = []
+    }
+  }
+
+  expect_failures = [data.aws_dynamodb_table.existing]
+}
+
+run "missing_agent_index_is_refused" {
+  command = plan
+
+  variables {
+    agent_tracking = { enabled = true }
+  }
+
+  expect_failures = [data.aws_dynamodb_table.existing]
+}

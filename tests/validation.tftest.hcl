@@ -1,0 +1,371 @@
+# Every validation block refuses a wrong value with its own message, before anything is planned.
+# Each run violates exactly one rule of one variable.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  api_id  = "a1b2c3d4e5"
+  runtime = "python3.8"
+}
+
+run "name_with_spaces" {
+  command = plan
+
+  variables {
+    name = "has spaces"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "name_too_long" {
+  command = plan
+
+  variables {
+    name = "a234567890123456789012345678901234567890123456789"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "tag_key_reserved" {
+  command = plan
+
+  variables {
+    tags = { "aws:owner" = "x" }
+  }
+
+  expect_failures = [var.tags]
+}
+
+run "api_id_is_an_arn" {
+  command = plan
+
+  variables {
+    api_id = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"
+  }
+
+  expect_failures = [var.api_id]
+}
+
+run "stage_name_with_slash" {
+  command = plan
+
+  variables {
+    stage_name = "prod/v1"
+  }
+
+  expect_failures = [var.stage_name]
+}
+
+run "table_name_is_an_arn" {
+  command = plan
+
+  variables {
+    table_name = "arn:aws:dynamodb:eu-west-1:123456789012:table/x"
+  }
+
+  expect_failures = [var.table_name]
+}
+
+run "billing_mode_unknown" {
+  command = plan
+
+  variables {
+    table = { billing_mode = "ON_DEMAND" }
+  }
+
+  expect_failures = [var.table]
+}
+
+run "capacity_fractional" {
+  command = plan
+
+  variables {
+    table = { billing_mode = "PROVISIONED", read_capacity = 2.5 }
+  }
+
+  expect_failures = [var.table]
+}
+
+run "table_key_not_kms" {
+  command = plan
+
+  variables {
+    table = { kms_key_arn = "arn:aws:s3:::bucket" }
+  }
+
+  expect_failures = [var.table]
+}
+
+run "ttl_attribute_is_the_key" {
+  command = plan
+
+  variables {
+    ttl_attribute = "connectionId"
+  }
+
+  expect_failures = [var.ttl_attribute]
+}
+
+run "grace_negative" {
+  command = plan
+
+  variables {
+    connection_grace_seconds = -1
+  }
+
+  expect_failures = [var.connection_grace_seconds]
+}
+
+run "runtime_not_python" {
+  command = plan
+
+  variables {
+    runtime = "nodejs20.x"
+  }
+
+  expect_failures = [var.runtime]
+}
+
+run "runtime_python37" {
+  command = plan
+
+  variables {
+    runtime = "python3.7"
+  }
+
+  expect_failures = [var.runtime]
+}
+
+run "memory_too_small" {
+  command = plan
+
+  variables {
+    memory_size = 64
+  }
+
+  expect_failures = [var.memory_size]
+}
+
+run "timeout_too_long" {
+  command = plan
+
+  variables {
+    timeout = 901
+  }
+
+  expect_failures = [var.timeout]
+}
+
+run "reserved_concurrency_below_minus_one" {
+  command = plan
+
+  variables {
+    reserved_concurrent_executions = -2
+  }
+
+  expect_failures = [var.reserved_concurrent_executions]
+}
+
+run "tracing_mode_unknown" {
+  command = plan
+
+  variables {
+    tracing_mode = "On"
+  }
+
+  expect_failures = [var.tracing_mode]
+}
+
+run "lambda_key_not_kms" {
+  command = plan
+
+  variables {
+    lambda_kms_key_arn = "alias/aws/lambda"
+  }
+
+  expect_failures = [var.lambda_kms_key_arn]
+}
+
+run "log_level_unknown" {
+  command = plan
+
+  variables {
+    log_level = "TRACE"
+  }
+
+  expect_failures = [var.log_level]
+}
+
+run "log_retention_not_allowed" {
+  command = plan
+
+  variables {
+    log_retention_in_days = 10
+  }
+
+  expect_failures = [var.log_retention_in_days]
+}
+
+run "log_key_not_kms" {
+  command = plan
+
+  variables {
+    log_kms_key_arn = "key-id"
+  }
+
+  expect_failures = [var.log_kms_key_arn]
+}
+
+run "role_path_without_slashes" {
+  command = plan
+
+  variables {
+    role_path = "remediation"
+  }
+
+  expect_failures = [var.role_path]
+}
+
+run "boundary_not_a_policy" {
+  command = plan
+
+  variables {
+    role_permissions_boundary = "arn:aws:iam::123456789012:role/x"
+  }
+
+  expect_failures = [var.role_permissions_boundary]
+}
+
+run "agent_index_name_too_short" {
+  command = plan
+
+  variables {
+    agent_tracking = { enabled = true, index_name = "ab" }
+  }
+
+  expect_failures = [var.agent_tracking]
+}
+
+run "event_bus_not_a_name_or_arn" {
+  command = plan
+
+  variables {
+    agent_tracking = { enabled = true, event_bus_name = "my bus" }
+  }
+
+  expect_failures = [var.agent_tracking]
+}
+
+run "event_source_reserved" {
+  command = plan
+
+  variables {
+    agent_tracking = { enabled = true, event_source = "aws.remediation" }
+  }
+
+  expect_failures = [var.agent_tracking]
+}
+
+run "sweeper_rate_zero" {
+  command = plan
+
+  variables {
+    sweeper = { rate_minutes = 0 }
+  }
+
+  expect_failures = [var.sweeper]
+}
+
+run "sweeper_probe_concurrency_too_high" {
+  command = plan
+
+  variables {
+    sweeper = { probe_concurrency = 100 }
+  }
+
+  expect_failures = [var.sweeper]
+}
+
+run "sweeper_probe_endpoint_not_url" {
+  command = plan
+
+  variables {
+    sweeper = { probe_endpoint = "ws.example.com" }
+  }
+
+  expect_failures = [var.sweeper]
+}
+
+run "sweeper_segments_zero" {
+  command = plan
+
+  variables {
+    sweeper = { scan_segments = 0 }
+  }
+
+  expect_failures = [var.sweeper]
+}
+
+run "sweeper_timeout_longer_than_period" {
+  command = plan
+
+  variables {
+    sweeper = { rate_minutes = 1, timeout = 120 }
+  }
+
+  expect_failures = [var.sweeper]
+}
+
+run "sweeper_reserved_concurrency_below_minus_one" {
+  command = plan
+
+  variables {
+    sweeper = { reserved_concurrent_executions = -5 }
+  }
+
+  expect_failures = [var.sweeper]
+}
+
+run "namespace_reserved" {
+  command = plan
+
+  variables {
+    metrics_namespace = "AWS/Lambda"
+  }
+
+  expect_failures = [var.metrics_namespace]
+}
+
+run "alarm_action_not_arn" {
+  command = plan
+
+  variables {
+    alarms = { alarm_actions = ["oncall-topic"] }
+  }
+
+  expect_failures = [var.alarms]
+}
+
+run "alarm_period_not_minute_multiple" {
+  command = plan
+
+  variables {
+    alarms = { period = 90 }
+  }
+
+  expect_failures = [var.alarms]
+}
+
+run "alarm_evaluation_periods_zero" {
+  command = plan
+
+  variables {
+    alarms = { evaluation_periods = 0 }
+  }
+
+  expect_failures = [var.alarms]
+}
