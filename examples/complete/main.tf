@@ -1,0 +1,128 @@
+# A Remediation WebSocket channel with everything the module offers: agent status with offline
+# events routed to on-call, probing of silent connections, alarms and a dashboard.
+# Bring your own $connect route: it must write items as described in the module's README
+# ("The connection item contract").
+
+provider "aws" {
+  region = var.region
+}
+
+resource "aws_apigatewayv2_api" "remediation" {
+  name                       = "${var.name}-channel"
+  description                = "Remediation agents and the Dashboard"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_158:Access logs carry no secrets; CloudWatch Logs encrypts them by default.
+  #checkov:skip=CKV_AWS_338:A month of access logs is enough for an example; raise it for production.
+  name              = "/aws/apigateway/${var.name}-channel"
+  retention_in_days = 30
+}
+
+# Access logging needs API Gateway's account-wide CloudWatch Logs role (aws_api_gateway_account),
+# set once per account and region.
+resource "aws_apigatewayv2_stage" "live" {
+  #checkov:skip=CKV2_AWS_51:WebSocket APIs do not support mutual TLS client certificates.
+  api_id      = aws_apigatewayv2_api.remediation.id
+  name        = "live"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit = 500
+    throttling_rate_limit  = 1000
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      connectionId     = "$context.connectionId"
+      eventType        = "$context.eventType"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      disconnectStatus = "$context.disconnectStatusCode"
+      integrationError = "$context.integrationErrorMessage"
+    })
+  }
+}
+
+resource "aws_sns_topic" "oncall" {
+  name              = "${var.name}-oncall"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "oncall" {
+  count = var.oncall_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.oncall.arn
+  protocol  = "email"
+  endpoint  = var.oncall_email
+}
+
+module "remediation_disconnect" {
+  source = "../.."
+
+  name       = "${var.name}-disconnect"
+  api_id     = aws_apigatewayv2_api.remediation.id
+  stage_name = aws_apigatewayv2_stage.live.name
+  table_name = "RemediationWebSocketConnections"
+
+  agent_tracking = {
+    enabled = true
+  }
+
+  sweeper = {
+    rate_minutes      = 5
+    probe_connections = true
+  }
+
+  alarms = {
+    alarm_actions = [aws_sns_topic.oncall.arn]
+    ok_actions    = [aws_sns_topic.oncall.arn]
+  }
+
+  create_dashboard = true
+  tags             = { Example = "complete" }
+}
+
+# Agent offline -> on-call topic.
+resource "aws_cloudwatch_event_rule" "agent_offline" {
+  name        = "${var.name}-agent-offline"
+  description = "A Remediation agent has no live WebSocket connection left"
+  event_pattern = jsonencode({
+    source        = [module.remediation_disconnect.offline_event.source]
+    "detail-type" = [module.remediation_disconnect.offline_event.detail_type]
+  })
+}
+
+resource "aws_cloudwatch_event_target" "agent_offline" {
+  rule      = aws_cloudwatch_event_rule.agent_offline.name
+  target_id = "oncall"
+  arn       = aws_sns_topic.oncall.arn
+}
+
+resource "aws_sns_topic_policy" "oncall" {
+  arn = aws_sns_topic.oncall.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AgentOfflineEvents"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.oncall.arn
+        Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.agent_offline.arn } }
+      },
+      {
+        Sid       = "Alarms"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.oncall.arn
+      },
+    ]
+  })
+}
