@@ -19,13 +19,18 @@ data "aws_apigatewayv2_api" "this" {
   }
 }
 
+# The account comes from STS, not from the API's execution_arn: the provider builds that ARN with
+# its own notion of the account, which is empty when it is configured to skip the account lookup,
+# and a permission on "arn:...:execute-api:<region>::<api>" would never match.
+data "aws_caller_identity" "current" {}
+
 locals {
   # arn:<partition>:execute-api:<region>:<account>:<api id>
   api_arn_parts = split(":", data.aws_apigatewayv2_api.this.execution_arn)
   partition     = local.api_arn_parts[1]
   region        = local.api_arn_parts[3]
-  account_id    = local.api_arn_parts[4]
-  execution_arn = data.aws_apigatewayv2_api.this.execution_arn
+  account_id    = data.aws_caller_identity.current.account_id
+  execution_arn = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${var.api_id}"
 
   sweeper_name = "${var.name}-sweeper"
 

@@ -129,3 +129,20 @@ run "non_websocket_api_is_refused" {
 
   expect_failures = [data.aws_apigatewayv2_api.this]
 }
+
+run "account_comes_from_sts_not_from_the_api_arn" {
+  # A provider configured with skip_requesting_account_id builds execution ARNs without the account.
+  override_data {
+    target = data.aws_apigatewayv2_api.this
+    values = {
+      execution_arn = "arn:aws:execute-api:eu-west-1::a1b2c3d4e5"
+      api_endpoint  = "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
+      protocol_type = "WEBSOCKET"
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_permission.disconnect.source_arn == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/*/$disconnect"
+    error_message = "The permission's source ARN must carry the account even when the API's execution_arn does not."
+  }
+}

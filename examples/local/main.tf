@@ -10,13 +10,16 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
 
-  # hashicorp/aws 3.x serves API Gateway v2 through the "apigateway" endpoint.
+  # hashicorp/aws 3.x serves API Gateway v2 through the "apigateway" endpoint. "ec2" is here because
+  # 3.x looks up EC2 platforms when it starts: sent to the real endpoint, offline, that lookup costs
+  # ~40 seconds of retries per command.
   endpoints {
     apigateway       = var.aws_endpoint
     cloudwatch       = var.aws_endpoint
     cloudwatchevents = var.aws_endpoint
     cloudwatchlogs   = var.aws_endpoint
     dynamodb         = var.aws_endpoint
+    ec2              = var.aws_endpoint
     iam              = var.aws_endpoint
     lambda           = var.aws_endpoint
     sqs              = var.aws_endpoint

@@ -9,6 +9,12 @@ mock_data "aws_apigatewayv2_api" {
   }
 }
 
+mock_data "aws_caller_identity" {
+  defaults = {
+    account_id = "123456789012"
+  }
+}
+
 mock_data "aws_dynamodb_table" {
   defaults = {
     arn                    = "arn:aws:dynamodb:eu-west-1:123456789012:table/existing-connections"
