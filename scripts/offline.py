@@ -84,12 +84,14 @@ def copy_tree(dest: Path) -> Path:
 
 def moto_override(endpoint: str, region: str = REGION) -> str:
     """Provider override (Terraform `*_override.tf` semantics) sending every call of an example to moto."""
+    # ec2: hashicorp/aws 3.x looks up EC2 platforms at startup (see examples/local/main.tf).
     services = [
         "apigateway",
         "cloudwatch",
         "cloudwatchevents",
         "cloudwatchlogs",
         "dynamodb",
+        "ec2",
         "iam",
         "lambda",
         "sns",
