@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
 PY_DIRS := function scripts tests bench
 
-.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint \
+.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs-check \
         package-check tf-test unit faults e2e compat bench clean
 
 help: ## List the targets
@@ -49,7 +49,7 @@ tools: ## Install the whole toolchain into .tools/
 tools-core:
 	$(PYTHON) scripts/bootstrap.py venv terraform provider
 
-lint: fmt-check validate tflint checkov python-lint ## Static checks
+lint: fmt-check validate tflint checkov python-lint docs-check ## Static checks
 
 fmt-check:
 	terraform fmt -check -recursive -diff .
@@ -67,6 +67,9 @@ tflint:
 checkov:
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(TOOLS)/checkov/bin/checkov -d . \
 	  --framework terraform --quiet --compact --skip-download --skip-path .tools
+
+docs-check:
+	$(PY) scripts/tfdocs.py --check
 
 python-lint:
 	$(VENV)/bin/ruff check $(PY_DIRS)

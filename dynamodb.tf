@@ -4,7 +4,7 @@ locals {
   table_arn         = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
   provisioned       = var.table.billing_mode == "PROVISIONED"
   agent_index_arn   = "${local.table_arn}/index/${var.agent_tracking.index_name}"
-  table_kms_key_arn = var.create_table ? var.table.kms_key_arn : null
+  table_kms_key_arn = var.table.kms_key_arn
 }
 
 resource "aws_dynamodb_table" "this" {

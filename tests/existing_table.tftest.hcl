@@ -66,6 +66,17 @@ run "existing_table_with_agent_index" {
   }
 }
 
+run "existing_table_with_customer_managed_key" {
+  variables {
+    table = { kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/existing" }
+  }
+
+  assert {
+    condition     = strcontains(output.iam_policies.disconnect, "arn:aws:kms:eu-west-1:123456789012:key/existing") && strcontains(output.iam_policies.sweeper, "DecryptTableKey")
+    error_message = "The existing table's key may be decrypted (via DynamoDB) when it is given."
+  }
+}
+
 run "table_name_is_required" {
   command = plan
 
