@@ -1,0 +1,255 @@
+"""Property test of handlers.disconnect over thousands of generated events (fake DynamoDB, no moto).
+
+The Runtime is the real one (real settings, telemetry, agent logic, publisher) with its DynamoDB and
+EventBridge clients replaced by recording fakes, so an example costs microseconds instead of a moto
+round trip. Agent tracking and the offline bus are on, so the whole path runs for every valid event.
+
+Two input classes once crashed the handler and keep a property of their own at the end of this
+file: non-decimal unicode digit strings such as "\u00b2" in integer metadata, and integers beyond
+float range in the timestamps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Dict, List
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from remediation_disconnect import handlers
+
+from tests.unit.helpers import BUS, INDEX, FakeEventsClient, disconnect_event, parse_log_lines
+
+EXAMPLES = 2000
+OK = {"statusCode": 200, "body": "disconnected"}
+PRINTABLE_ASCII = "".join(chr(code) for code in range(0x21, 0x7F))
+SAFE_INT = 10**300  # beyond ~1.8e308, (end - start) / 1000.0 overflows: the known OverflowError bug
+ABSENT = object()
+
+
+class RecordingDynamoDB:
+    """DeleteItem answers ALL_OLD for some keys (an agent item), nothing for others; Query finds nobody."""
+
+    exceptions: Any = None
+
+    def __init__(self) -> None:
+        self.deleted_keys: List[Dict[str, Any]] = []
+        self.queries = 0
+
+    def delete_item(self, **kwargs: Any) -> Dict[str, Any]:
+        self.deleted_keys.append(kwargs["Key"])
+        assert kwargs["ReturnValues"] == "ALL_OLD"
+        connection_id = kwargs["Key"]["connectionId"]["S"]
+        if len(connection_id) % 2:
+            return {}
+        return {
+            "Attributes": {
+                "connectionId": {"S": connection_id},
+                "clientType": {"S": "agent"},
+                "agentId": {"S": "agent-" + connection_id[:8]},
+                "connectedAt": {"N": "1795677000000"},
+                "expiresAt": {"N": "1795684500"},
+            }
+        }
+
+    def query(self, **kwargs: Any) -> Dict[str, Any]:
+        self.queries += 1
+        return {"Items": []}
+
+    def batch_write_item(self, **kwargs: Any) -> Dict[str, Any]:
+        raise AssertionError("the $disconnect handler never batches")
+
+    def scan(self, **kwargs: Any) -> Dict[str, Any]:
+        raise AssertionError("the $disconnect handler never scans")
+
+
+def bug_free_text(text: str) -> bool:
+    """Excludes the known ValueError bug's trigger: str.isdigit() but not int()-parsable."""
+    return not (text.isdigit() and not text.isdecimal())
+
+
+texts = st.text(max_size=40).filter(bug_free_text)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-SAFE_INT, max_value=SAFE_INT),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=True, allow_infinity=True),
+    texts,
+)
+junk = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=8,
+)
+huge_strings = st.sampled_from(["x" * 100_000, "\u00e9" * 5000, "\U0001f600" * 300, "\x00" * 1000, "9" * 5000])
+connection_ids = st.one_of(
+    st.text(alphabet=PRINTABLE_ASCII, min_size=1, max_size=140),
+    st.text(alphabet=PRINTABLE_ASCII + " \t\n\r\x0b\x0c\x00\x7f\u00a0\u2028\u00e9", min_size=0, max_size=130),
+    st.from_regex(r"[A-Za-z0-9+/]{15}=", fullmatch=True),
+    st.sampled_from(["", " ", "L0SM9cOFvHcCIhw=", "a" * 128, "a" * 129, "L0SM9cOF\nvHcCIhw="]),
+    texts,
+    junk,
+)
+event_types = st.one_of(
+    st.sampled_from(["DISCONNECT", "CONNECT", "MESSAGE", "disconnect", "", "DISCONNECT ", None, ABSENT]),
+    junk,
+)
+int_like = st.one_of(
+    st.sampled_from([True, False, 0, 1, -1, 1006, "1006", 1006.0, "", "0x3ee", "1e3", ABSENT]),
+    st.integers(min_value=-SAFE_INT, max_value=SAFE_INT),
+    texts,
+    junk,
+)
+REQUEST_CONTEXT_KEYS = [*disconnect_event()["requestContext"], "unexpected"]
+TOP_LEVEL_KEYS = [*disconnect_event(), "unexpected"]  # includes requestContext
+
+
+def place(target: Dict[str, Any], key: str, value: object) -> None:
+    if value is ABSENT:
+        target.pop(key, None)
+    else:
+        target[key] = value
+
+
+@st.composite
+def near_valid_events(draw: st.DrawFn) -> Dict[str, Any]:
+    """A real-shaped event (often with a valid id) with one or two fields mutated."""
+    event = disconnect_event(draw(st.from_regex(r"[A-Za-z0-9+/]{15}=", fullmatch=True)))
+    context = event["requestContext"]
+    for _ in range(draw(st.integers(min_value=1, max_value=2))):
+        target = draw(st.sampled_from(["context", "context", "connectionId", "eventType", "ints", "identity", "top"]))
+        if target == "connectionId":
+            place(context, "connectionId", draw(st.one_of(connection_ids, st.just(ABSENT))))
+        elif target == "eventType":
+            place(context, "eventType", draw(event_types))
+        elif target == "ints":
+            key = draw(st.sampled_from(["disconnectStatusCode", "connectedAt", "requestTimeEpoch"]))
+            place(context, key, draw(int_like))
+        elif target == "identity":
+            value = draw(
+                st.one_of(junk, st.just(ABSENT), st.dictionaries(st.sampled_from(["sourceIp", "userAgent"]), junk))
+            )
+            place(context, "identity", value)
+        elif target == "top":
+            key = draw(st.sampled_from(TOP_LEVEL_KEYS))
+            place(event, key, draw(st.one_of(junk, st.just(ABSENT))))
+            if key == "requestContext":
+                return event
+        else:
+            key = draw(st.sampled_from(REQUEST_CONTEXT_KEYS))
+            place(context, key, draw(st.one_of(junk, huge_strings, st.just(ABSENT))))
+    return event
+
+
+events = st.one_of(near_valid_events(), near_valid_events(), near_valid_events(), junk)
+
+
+def valid_connection_id(value: object) -> bool:
+    """The oracle: a non-empty printable-ASCII string of at most 128 characters."""
+    return (
+        isinstance(value, str) and 1 <= len(value) <= 128 and all(0x21 <= ord(character) <= 0x7E for character in value)
+    )
+
+
+def expected_status(event: object) -> int:
+    if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
+        return 400
+    context = event["requestContext"]
+    if not valid_connection_id(context.get("connectionId")):
+        return 400
+    event_type = context.get("eventType")
+    return 200 if event_type is None or (isinstance(event_type, str) and event_type == "DISCONNECT") else 400
+
+
+@pytest.fixture
+def fuzz_runtime(monkeypatch: pytest.MonkeyPatch) -> handlers.Runtime:
+    monkeypatch.setenv("AGENT_INDEX_NAME", INDEX)
+    monkeypatch.setenv("OFFLINE_EVENT_BUS", BUS)
+    monkeypatch.setenv("LOG_CLIENT_ADDRESS", "true")
+    return handlers.runtime()
+
+
+def install_fakes(rt: handlers.Runtime) -> tuple[RecordingDynamoDB, FakeEventsClient, io.StringIO]:
+    dynamodb = RecordingDynamoDB()
+    events_client = FakeEventsClient()
+    buffer = io.StringIO()
+    rt.store.client = dynamodb
+    assert rt.publisher is not None
+    rt.publisher.client = events_client
+    rt.telemetry.stream = buffer
+    return dynamodb, events_client, buffer
+
+
+def check_one(rt: handlers.Runtime, event: object) -> int:
+    """Run one event through the handler and check every property; return the status code."""
+    dynamodb, events_client, buffer = install_fakes(rt)
+    before = repr(event)
+
+    response = handlers.disconnect(event, None)
+
+    status = expected_status(event)
+    assert repr(event) == before, "the handler must not modify the event"
+    lines = parse_log_lines(buffer.getvalue())
+    if status == 200:
+        assert response == OK
+        connection_id = event["requestContext"]["connectionId"]  # type: ignore[index]
+        assert dynamodb.deleted_keys == [{"connectionId": {"S": connection_id}}]
+        assert valid_connection_id(connection_id)
+        [summary] = [line for line in lines if line["message"] in ("connection removed", "connection already gone")]
+        assert summary["connectionId"] == connection_id
+        assert len(events_client.calls) == (0 if len(connection_id) % 2 else 1)
+    else:
+        assert response == {"statusCode": 400, "body": response["body"]}
+        assert isinstance(response["body"], str)
+        assert dynamodb.deleted_keys == []
+        assert dynamodb.queries == 0
+        assert events_client.calls == []
+        [line] = lines
+        assert (line["level"], line["message"]) == ("WARNING", "invalid $disconnect event ignored")
+        assert len(line["error"]) < 200
+    for line in lines:
+        json.dumps(line, allow_nan=False)  # no NaN/Infinity: CloudWatch would not parse the line as EMF
+    return status
+
+
+def test_disconnect_handles_every_generated_event(fuzz_runtime: handlers.Runtime) -> None:
+    outcomes: Dict[int, int] = {200: 0, 400: 0}
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+    @given(events)
+    def property_holds(event: object) -> None:
+        outcomes[check_one(fuzz_runtime, event)] += 1
+
+    property_holds()
+
+    total = sum(outcomes.values())
+    print(f"\nfuzz: {total} examples run ({outcomes[200]} answered 200, {outcomes[400]} answered 400), 0 exceptions")
+    assert total >= EXAMPLES
+    assert outcomes[200] >= EXAMPLES // 10, "the generator must reach the valid path often"
+    assert outcomes[400] >= EXAMPLES // 10, "the generator must reach the invalid path often"
+
+
+def test_disconnect_handles_unicode_digits_and_huge_integers(fuzz_runtime: handlers.Runtime) -> None:
+    bad_values = st.one_of(
+        st.text(alphabet="\u00b2\u00b3\u00b9\u2460\u2474\u2488\U0001f101", min_size=1, max_size=16),
+        st.integers(min_value=10**309, max_value=10**400),
+    )
+
+    @settings(max_examples=50, deadline=None, database=None)
+    @given(st.sampled_from(["connectedAt", "requestTimeEpoch", "disconnectStatusCode"]), bad_values)
+    def property_holds(field: str, value: object) -> None:
+        event = disconnect_event()
+        event["requestContext"][field] = value
+        check_one(fuzz_runtime, event)
+
+    property_holds()
