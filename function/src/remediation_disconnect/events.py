@@ -34,6 +34,7 @@ class DisconnectEvent(NamedTuple):
     request_id: Optional[str]
     source_ip: Optional[str]
     user_agent: Optional[str]
+    authorizer_agent_id: Optional[str]
 
     @property
     def abnormal(self) -> bool:
@@ -48,13 +49,19 @@ def _text(mapping: Mapping[str, Any], key: str) -> Optional[str]:
     return None
 
 
+_DIGITS = re.compile(r"[0-9]{1,16}")
+MAX_INTEGER = 10**16  # epoch milliseconds until the year 318857: anything larger is garbage
+
+
 def _integer(mapping: Mapping[str, Any], key: str) -> Optional[int]:
+    """A non-negative integer (or a string of ASCII digits) below MAX_INTEGER, else None."""
     value = mapping.get(key)
-    # bool is an int subclass; a JSON `true` is not a timestamp or a close code.
-    if isinstance(value, int) and not isinstance(value, bool):
+    # bool is an int subclass; a JSON `true` is not a timestamp or a close code. str.isdigit() would
+    # accept "²", which int() refuses: match ASCII digits only.
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_INTEGER:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 16:
-        return int(value)
     return None
 
 
@@ -81,6 +88,10 @@ def parse_disconnect(event: object) -> DisconnectEvent:
     identity = context.get("identity")
     if not isinstance(identity, dict):
         identity = {}
+    # What the $connect authorizer returned in its context is repeated in every later event.
+    authorizer = context.get("authorizer")
+    if not isinstance(authorizer, dict):
+        authorizer = {}
     return DisconnectEvent(
         connection_id=connection_id,
         event_type=event_type,
@@ -94,4 +105,5 @@ def parse_disconnect(event: object) -> DisconnectEvent:
         request_id=_text(context, "requestId"),
         source_ip=_text(identity, "sourceIp"),
         user_agent=_text(identity, "userAgent"),
+        authorizer_agent_id=_text(authorizer, "agentId"),
     )

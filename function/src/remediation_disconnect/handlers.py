@@ -17,17 +17,19 @@ from botocore.session import get_session
 
 from . import config
 from .agents import EventsClient, OfflineNotice, OfflinePublisher, duration_seconds, has_live_connection
-from .events import InvalidEvent, parse_disconnect
-from .store import ConnectionStore, DynamoDBClient
+from .events import DisconnectEvent, InvalidEvent, parse_disconnect
+from .store import Connection, ConnectionStore, DynamoDBClient
 from .sweeper import ManagementClient, Prober, Sweeper
 from .telemetry import MetricGroup, Telemetry
 
 # One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
-# early when the client-side retry quota is drained. Worst case stays well inside the function timeout.
-DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"})
-EVENTS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"})
+# early when the client-side retry quota is drained. total_max_attempts counts the first attempt
+# (botocore's "max_attempts" would count retries only): 3 attempts of at most 3 s plus backoff stay
+# inside the 10 s default timeout, so a failure is logged by us rather than cut off by Lambda.
+DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"})
+EVENTS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"})
 PROBE_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=64
+    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}, max_pool_connections=64
 )
 
 OK = {"statusCode": 200, "body": "disconnected"}
@@ -115,22 +117,29 @@ def disconnect(event: Any, context: Any = None) -> Dict[str, Any]:
         fields["userAgent"] = parsed.user_agent
 
     try:
-        old = rt.store.delete(parsed.connection_id)
+        deleted = rt.store.delete(parsed.connection_id)
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
         fields.update(result="error", error=str(exc)[:512], errorCode=code)
         telemetry.log("ERROR", "connection not removed", fields, [MetricGroup({}, [("DisconnectErrors", "Count", 1)])])
         raise
 
+    old = deleted.previous
+    if old is None and deleted.retried:
+        # An earlier attempt may have deleted the item and lost its answer: what it said is gone.
+        # The $connect authorizer's agentId (repeated in this event), if any, still names the agent.
+        fields["deleteRetried"] = True
+        if parsed.authorizer_agent_id:
+            old = Connection(parsed.connection_id, "agent", parsed.authorizer_agent_id, parsed.connected_at_ms, None)
     end_ms = parsed.request_time_ms if parsed.request_time_ms is not None else time.time() * 1000
     connected_at = parsed.connected_at_ms
     if connected_at is None and old is not None:
         connected_at = old.connected_at_ms
     duration = duration_seconds(connected_at, end_ms)
     fields["durationSeconds"] = duration
-    fields["result"] = "deleted" if old is not None else "already_gone"
-    if old is not None:
-        fields["item"] = old.to_log()
+    fields["result"] = "deleted" if deleted.previous is not None else "already_gone"
+    if deleted.previous is not None:
+        fields["item"] = deleted.previous.to_log()
     client_label = old.client_label if old is not None else "unknown"
 
     metrics: List[MetricGroup] = []
@@ -143,17 +152,17 @@ def disconnect(event: Any, context: Any = None) -> Dict[str, Any]:
     if notice is not None:
         metrics.append(MetricGroup({"Reason": "disconnect"}, [("AgentsOffline", "Count", 1.0)]))
 
-    message = "connection removed" if old is not None else "connection already gone"
+    message = "connection removed" if deleted.previous is not None else "connection already gone"
     telemetry.log("INFO", message, fields, metrics)
     return dict(OK)
 
 
 def _agent_offline(
-    rt: Runtime, old: Any, parsed: Any, duration: Optional[float], fields: Dict[str, Any]
+    rt: Runtime, old: Connection, parsed: DisconnectEvent, duration: Optional[float], fields: Dict[str, Any]
 ) -> Optional[OfflineNotice]:
     """If this was the agent's last live connection, announce it; failures never fail the disconnect."""
     settings = rt.settings
-    if not settings.agent_index or not old.is_agent:
+    if not settings.agent_index or not old.is_agent or old.agent_id is None:
         return None
     max_age = config.MAX_CONNECTION_SECONDS + settings.grace_seconds
     try:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Named
 CLIENT_TYPES = ("agent", "dashboard")
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 6
+PAGE_SIZE = 1000  # items per Scan request
 
 
 class DynamoDBClient(Protocol):
@@ -102,6 +103,11 @@ class Connection(NamedTuple):
         return fields
 
 
+class Deleted(NamedTuple):
+    previous: Optional[Connection]
+    retried: bool
+
+
 class BatchResult(NamedTuple):
     deleted: List[str]
     unprocessed: List[str]
@@ -124,18 +130,21 @@ class ConnectionStore:
     def _key(connection_id: str) -> Dict[str, Any]:
         return {"connectionId": {"S": connection_id}}
 
-    def delete(self, connection_id: str) -> Optional[Connection]:
-        """Delete one connection (idempotent); return what the item said, or None if it was gone.
+    def delete(self, connection_id: str) -> Deleted:
+        """Delete one connection (idempotent) and return what the item said (None if it was gone).
 
         ReturnValues=ALL_OLD costs no read capacity: it is the one write and the only request.
+        `retried` tells that the SDK sent the request more than once: then an empty answer is
+        ambiguous (an earlier attempt may have deleted the item and its response been lost).
         """
         response = self.client.delete_item(
             TableName=self.table_name, Key=self._key(connection_id), ReturnValues="ALL_OLD"
         )
+        retried = bool(response.get("ResponseMetadata", {}).get("RetryAttempts"))
         attributes = response.get("Attributes")
         if not attributes:
-            return None
-        return Connection.from_item(attributes, self.ttl_attribute)
+            return Deleted(None, retried)
+        return Deleted(Connection.from_item(attributes, self.ttl_attribute), retried)
 
     def delete_if_unchanged(self, connection: Connection) -> Optional[Connection]:
         """Delete an item only if it still exists as read (same connectedAt); None when it changed."""
@@ -186,9 +195,12 @@ class ConnectionStore:
         return BatchResult(deleted, unprocessed)
 
     def scan_segment(
-        self, segment: int, total_segments: int, page_size: int = 1000
+        self, segment: int, total_segments: int, page_size: Callable[[], int] = lambda: PAGE_SIZE
     ) -> Iterator[Tuple[List[Connection], bool]]:
-        """Yield (connections, last_page) for one parallel-scan segment, projecting only the contract."""
+        """Yield (connections, last_page) for one parallel-scan segment, projecting only the contract.
+
+        page_size is asked before each request, so a caller with an item budget never overshoots it.
+        """
         names = {
             "#id": "connectionId",
             "#type": "clientType",
@@ -200,12 +212,12 @@ class ConnectionStore:
             "TableName": self.table_name,
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": names,
-            "Limit": page_size,
         }
         if total_segments > 1:
             kwargs["Segment"] = segment
             kwargs["TotalSegments"] = total_segments
         while True:
+            kwargs["Limit"] = max(1, page_size())
             response = self.client.scan(**kwargs)
             last_key = response.get("LastEvaluatedKey")
             items = [Connection.from_item(item, self.ttl_attribute) for item in response.get("Items", [])]

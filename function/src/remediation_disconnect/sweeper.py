@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .agents import OfflineNotice, OfflinePublisher, has_live_connection
 from .config import MAX_CONNECTION_SECONDS, Settings
-from .store import CLIENT_TYPES, Connection, ConnectionStore
+from .store import CLIENT_TYPES, PAGE_SIZE, Connection, ConnectionStore
 from .telemetry import MetricGroup, Telemetry
 
 ALIVE, GONE, ERROR = "alive", "gone", "error"
@@ -141,8 +141,12 @@ class Sweeper:
         first = int((scheduled_at if scheduled_at is not None else now) // self.settings.rate_seconds) % total
         removed_ids: Set[str] = set()
         announced: Set[str] = set()
+
+        def page_size() -> int:
+            return min(PAGE_SIZE, self.settings.max_items_per_run - report.examined)
+
         for offset in range(total):
-            for page, last_page in self.store.scan_segment((first + offset) % total, total):
+            for page, last_page in self.store.scan_segment((first + offset) % total, total, page_size):
                 report.examined += len(page)
                 removed = self._sweep_page(page, now, report)
                 removed_ids.update(connection.connection_id for connection, _ in removed)
