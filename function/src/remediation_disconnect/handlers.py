@@ -6,10 +6,9 @@ as a clear error on the first invocation, naming the variable.
 
 from __future__ import annotations
 
-import calendar
 import os
 import time
-from typing import Any, Dict, List, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,8 +18,10 @@ from . import config
 from .agents import EventsClient, OfflineNotice, OfflinePublisher, duration_seconds, has_live_connection
 from .events import DisconnectEvent, InvalidEvent, parse_disconnect
 from .store import Connection, ConnectionStore, DynamoDBClient
-from .sweeper import ManagementClient, Prober, Sweeper
 from .telemetry import MetricGroup, Telemetry
+
+if TYPE_CHECKING:
+    from .sweeper import Prober
 
 # One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
 # early when the client-side retry quota is drained. total_max_attempts counts the first attempt
@@ -57,6 +58,10 @@ class Runtime:
     @property
     def prober(self) -> Optional[Prober]:
         if self.settings.probe_endpoint and self._prober is None:
+            # Imported here: the sweeper's modules (concurrent.futures, ...) stay off the cold-start
+            # path of the $disconnect handler, which never sweeps.
+            from .sweeper import ManagementClient, Prober  # noqa: PLC0415
+
             client = self._session.create_client(
                 "apigatewaymanagementapi", endpoint_url=self.settings.probe_endpoint, config=PROBE_CONFIG
             )
@@ -214,6 +219,8 @@ def _scheduled_time(event: Any) -> Optional[float]:
     """EventBridge scheduled events carry the slot's time ("2026-11-26T06:45:00Z")."""
     if isinstance(event, dict) and isinstance(event.get("time"), str):
         try:
+            import calendar  # noqa: PLC0415 - sweeper path only
+
             return float(calendar.timegm(time.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ")))
         except ValueError:
             return None
@@ -230,6 +237,8 @@ def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
 
         def remaining() -> int:  # outside Lambda (tests, demo): a 60-second budget
             return int(60000 - (time.monotonic() - started) * 1000)
+
+    from .sweeper import Sweeper  # noqa: PLC0415 - see Runtime.prober
 
     sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
     report = sweeper.run(time.time(), remaining, _scheduled_time(event))
