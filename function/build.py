@@ -3,7 +3,8 @@
 
 The archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
 (1980-01-01), fixed mode 0644, fixed "made by" system, no directory entries, no __pycache__, no extra
-fields, DEFLATE level 9. Two builds of the same sources on any machine give the same bytes, so the
+fields, DEFLATE level 9. Comments and docstrings are left out of the archive (a quarter of its size)
+with every line kept where it was, so tracebacks point at the right line of function/src. Two builds of the same sources on any machine give the same bytes, so the
 Lambda's source_code_hash changes exactly when the code does.
 
 Beside the zip, dist/manifest.json records the hash of the sources (computed exactly as the module's
@@ -16,11 +17,13 @@ Usage: build.py [--check]   (--check: exit 1 if the committed zip or manifest di
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import io
 import json
 import sys
+import tokenize
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -45,6 +48,41 @@ def source_hash(files: List[Tuple[str, Path]]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def strip_source(data: bytes) -> bytes:
+    """The module without comments and docstrings, every remaining line where it was.
+
+    A quarter of the package is prose: without it the zip stays under 16 KiB. Lines keep their numbers,
+    so tracebacks still point at the right line of function/src. A body that was only a docstring
+    becomes `...`. The output is the same on Python 3.8 to 3.13.
+    """
+    lines = data.splitlines(keepends=True)
+    spans: List[Tuple[int, int, int, int, bytes]] = []  # rows 1-based, columns in bytes (as ast)
+    for node in ast.walk(ast.parse(data)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+                and first.end_lineno is not None
+                and first.end_col_offset is not None
+            ):
+                alone = len(node.body) == 1 and not isinstance(node, ast.Module)
+                end = (first.end_lineno, first.end_col_offset)
+                spans.append((first.lineno, first.col_offset, *end, b"..." if alone else b""))
+    for token in tokenize.tokenize(io.BytesIO(data).readline):
+        if token.type == tokenize.COMMENT:  # tokenize counts characters: convert to bytes
+            (row, col), (end_row, end_col) = token.start, token.end
+            spans.append((row, len(token.line[:col].encode()), end_row, len(token.line[:end_col].encode()), b""))
+    for row, col, end_row, end_col, replacement in sorted(spans, reverse=True):
+        head, tail = lines[row - 1][:col], lines[end_row - 1][end_col:]
+        line = head + replacement + tail
+        if not tail.strip():
+            line = (head + replacement).rstrip() + tail[len(tail.rstrip(b"\r\n")) :]
+        lines[row - 1 : end_row] = [line] + [b"\n"] * (end_row - row)
+    return b"".join(lines)
+
+
 def build_zip(files: List[Tuple[str, Path]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -53,7 +91,8 @@ def build_zip(files: List[Tuple[str, Path]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so external_attr carries the mode on every host OS
             info.external_attr = FILE_MODE << 16
-            archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            data = strip_source(path.read_bytes())
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     return buffer.getvalue()
 
 

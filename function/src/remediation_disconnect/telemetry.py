@@ -14,6 +14,8 @@ import time
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+# One encoder for the container (json.dumps with options builds one per call); documents are never cyclic.
+_encode = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False).encode
 
 # (metric name, unit, value)
 Metric = Tuple[str, str, float]
@@ -78,5 +80,5 @@ class Telemetry:
         else:
             doc["timestamp"] = now_ms
         stream = self.stream or sys.stdout
-        stream.write(json.dumps(doc, separators=(",", ":"), default=str) + "\n")
+        stream.write(_encode(doc) + "\n")
         return doc
