@@ -19,7 +19,7 @@ export TF_IN_AUTOMATION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
-PY_DIRS := function scripts tests
+PY_DIRS := function scripts tests bench
 
 .PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs-check \
         package-check tf-test unit faults e2e compat bench clean

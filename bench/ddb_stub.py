@@ -1,0 +1,122 @@
+"""A local stand-in for the DynamoDB (and EventBridge) JSON endpoints, for handler benchmarks.
+
+Answers what the `$disconnect` handlers send, exactly as the services do on the wire (JSON 1.0 for
+DynamoDB, JSON 1.1 for EventBridge, `x-amz-crc32` on DynamoDB replies, HTTP/1.1 keep-alive), and counts
+requests by operation. Costs next to nothing, so the figures measure the handler, not the server:
+
+  DynamoDB_20120810.DeleteItem  `{}`, or `{"Attributes": item}` when ReturnValues=ALL_OLD; the item is a
+                                realistic agent connection (connectionId, clientType, agentId,
+                                connectedAt ms, expiresAt s)
+  DynamoDB_20120810.Query       `{"Items": [], ...}`: the agent has no other connection (so: offline)
+  AWSEvents.PutEvents           every entry accepted
+
+Stdlib only; binds 127.0.0.1 on a free port; stopped by the context manager that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections import Counter
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Iterator, Tuple
+
+CONNECTED_AT_MS = 1795677000000  # 2026-11-26T06:30:00Z
+GRACE_SECONDS = 300
+MAX_CONNECTION_SECONDS = 7200
+AGENT_ID = "agent-7f3c2a91"
+DDB_CONTENT_TYPE = "application/x-amz-json-1.0"
+EVENTS_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def old_item(connection_id: str) -> Dict[str, Dict[str, str]]:
+    """The item a `$connect` handler wrote for this connection (an agent's)."""
+    return {
+        "connectionId": {"S": connection_id},
+        "clientType": {"S": "agent"},
+        "agentId": {"S": AGENT_ID},
+        "connectedAt": {"N": str(CONNECTED_AT_MS)},
+        "expiresAt": {"N": str(CONNECTED_AT_MS // 1000 + MAX_CONNECTION_SECONDS + GRACE_SECONDS)},
+    }
+
+
+class Stub:
+    """Request counters by operation ("DeleteItem", "Query", "PutEvents", ...), thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.return_values: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.return_values.clear()
+
+    def snapshot(self) -> Dict[str, int]:
+        with self.lock:
+            return dict(self.counts)
+
+    def answer(self, target: str, body: Dict[str, Any]) -> Tuple[int, str, Dict[str, Any]]:
+        """(status, content type, reply) for one request."""
+        operation = target.rpartition(".")[2]
+        with self.lock:
+            self.counts[operation] += 1
+            if operation == "DeleteItem":
+                self.return_values[str(body.get("ReturnValues", "NONE"))] += 1
+        if target == "DynamoDB_20120810.DeleteItem":
+            if body.get("ReturnValues") == "ALL_OLD":
+                connection_id = body.get("Key", {}).get("connectionId", {}).get("S", "")
+                return 200, DDB_CONTENT_TYPE, {"Attributes": old_item(connection_id)}
+            return 200, DDB_CONTENT_TYPE, {}
+        if target == "DynamoDB_20120810.Query":
+            return 200, DDB_CONTENT_TYPE, {"Items": [], "Count": 0, "ScannedCount": 0}
+        if target == "AWSEvents.PutEvents":
+            entries = body.get("Entries", [])
+            ids = [{"EventId": f"00000000-0000-0000-0000-{n:012d}"} for n in range(len(entries))]
+            return 200, EVENTS_CONTENT_TYPE, {"FailedEntryCount": 0, "Entries": ids}
+        error = {"__type": "com.amazon.coral.service#UnknownOperationException", "message": target}
+        return 400, DDB_CONTENT_TYPE, error
+
+
+@contextmanager
+def serve() -> Iterator[Tuple[str, Stub]]:
+    """Serve on a free loopback port; yield (endpoint URL, counters)."""
+    stub = Stub()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the real endpoints: one connection per client
+        disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b"{}"
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {}
+            status, content_type, reply = stub.answer(self.headers.get("X-Amz-Target", ""), body)
+            data = json.dumps(reply, separators=(",", ":")).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amzn-RequestId", "BENCH0000000000000000000000000000000000000000000000")
+            if content_type == DDB_CONTENT_TYPE:
+                self.send_header("x-amz-crc32", str(zlib.crc32(data) & 0xFFFFFFFF))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", stub
+    finally:
+        server.shutdown()
+        server.server_close()
