@@ -108,32 +108,24 @@ resource "aws_lambda_function" "this" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  count = var.alarms.errors ? 1 : 0
-
-  alarm_name          = "${var.function_name}-errors"
-  alarm_description   = "Lambda function ${var.function_name} failed at least ${var.alarms.threshold} time(s) in ${var.alarms.period} seconds: see its log group /aws/lambda/${var.function_name} (messages at level ERROR)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = var.alarms.period
-  evaluation_periods  = var.alarms.evaluation_periods
-  threshold           = var.alarms.threshold
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarms.alarm_actions
-  ok_actions          = var.alarms.ok_actions
-  tags                = var.tags
+locals {
+  alarm_descriptions = {
+    Errors    = "failed at least ${var.alarms.threshold} time(s) in ${var.alarms.period} seconds: see its log group /aws/lambda/${var.function_name} (messages at level ERROR)."
+    Throttles = "was throttled at least ${var.alarms.threshold} time(s) in ${var.alarms.period} seconds: disconnects were not processed until the sweeper catches up. Check account concurrency and reserved_concurrent_executions."
+  }
+  alarm_metrics = merge(
+    var.alarms.errors ? { errors = "Errors" } : {},
+    var.alarms.throttles ? { throttles = "Throttles" } : {},
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  count = var.alarms.throttles ? 1 : 0
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarm_metrics
 
-  alarm_name          = "${var.function_name}-throttles"
-  alarm_description   = "Lambda function ${var.function_name} was throttled at least ${var.alarms.threshold} time(s) in ${var.alarms.period} seconds: disconnects were not processed until the sweeper catches up. Check account concurrency and reserved_concurrent_executions."
+  alarm_name          = "${var.function_name}-${each.key}"
+  alarm_description   = "Lambda function ${var.function_name} ${local.alarm_descriptions[each.value]}"
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
+  metric_name         = each.value
   dimensions          = { FunctionName = aws_lambda_function.this.function_name }
   statistic           = "Sum"
   period              = var.alarms.period

@@ -35,10 +35,7 @@ output "log_group_name" {
 
 output "alarm_arns" {
   description = "ARNs of the function's alarms, by kind (errors, throttles); absent kinds are omitted."
-  value = merge(
-    { for alarm in aws_cloudwatch_metric_alarm.errors : "errors" => alarm.arn },
-    { for alarm in aws_cloudwatch_metric_alarm.throttles : "throttles" => alarm.arn },
-  )
+  value       = { for kind, alarm in aws_cloudwatch_metric_alarm.this : kind => alarm.arn }
 }
 
 output "configuration" {

@@ -76,12 +76,12 @@ run "role_policy_and_function" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" && aws_cloudwatch_metric_alarm.errors[0].dimensions.FunctionName == "unit" && aws_cloudwatch_metric_alarm.errors[0].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"])
+    condition     = aws_cloudwatch_metric_alarm.this["errors"].metric_name == "Errors" && aws_cloudwatch_metric_alarm.this["errors"].dimensions.FunctionName == "unit" && aws_cloudwatch_metric_alarm.this["errors"].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"])
     error_message = "The Errors alarm must watch this function and notify the given actions."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.throttles[0].metric_name == "Throttles" && aws_cloudwatch_metric_alarm.throttles[0].namespace == "AWS/Lambda"
+    condition     = aws_cloudwatch_metric_alarm.this["throttles"].metric_name == "Throttles" && aws_cloudwatch_metric_alarm.this["throttles"].namespace == "AWS/Lambda"
     error_message = "The Throttles alarm must watch AWS/Lambda Throttles."
   }
 }
@@ -121,7 +121,7 @@ run "active_tracing_grants_xray_and_conditions_render" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.errors) == 0 && length(aws_cloudwatch_metric_alarm.throttles) == 0 && output.alarm_arns == {}
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 0 && output.alarm_arns == {}
     error_message = "Disabled alarms must not be created."
   }
 }
