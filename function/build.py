@@ -3,8 +3,9 @@
 
 The archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
 (1980-01-01), fixed mode 0644, fixed "made by" system, no directory entries, no __pycache__, no extra
-fields, DEFLATE level 9. Comments and docstrings are left out of the archive (a quarter of its size)
-with every line kept where it was, so tracebacks point at the right line of function/src. Two builds of the same sources on any machine give the same bytes, so the
+fields, DEFLATE level 9. Comments and docstrings are left out of the archive (a quarter of its
+size) with every line kept where it was, so tracebacks point at the right line of function/src.
+Two builds of the same sources on any machine give the same bytes, so the
 Lambda's source_code_hash changes exactly when the code does.
 
 Beside the zip, dist/manifest.json records the hash of the sources (computed exactly as the module's
