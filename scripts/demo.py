@@ -1,4 +1,4 @@
-"""`make demo`: the module's whole job, offline, in about three minutes.
+"""`make demo`: the module's whole job, offline, in about a minute.
 
 1. start a moto server on a free loopback port and apply examples/local (the module + a WebSocket
    API, an event bus and a queue that collects agent-offline events);
