@@ -43,12 +43,13 @@ locals {
     for source in sort(fileset("${path.module}/function/src", "**/*.py")) :
     "${source} ${filesha256("${path.module}/function/src/${source}")}\n"
   ]))
+  package_zip_hash = filebase64sha256(local.package_zip)
   package = {
     filename         = local.package_zip
-    source_code_hash = filebase64sha256(local.package_zip)
+    source_code_hash = local.package_zip_hash
     current = alltrue([
       local.package_source_sha256 == local.package_manifest.source_sha256,
-      filebase64sha256(local.package_zip) == local.package_manifest.zip_base64sha256,
+      local.package_zip_hash == local.package_manifest.zip_base64sha256,
     ])
   }
 }

@@ -31,9 +31,9 @@ from scripts.offline import (
     disconnect_event,
     drain_queue,
     invoke_local,
+    invoke_sweep,
     now_ms,
     scan_table,
-    scheduled_event,
 )
 from tests.support.servers import fake_connections_endpoint, moto_server
 
@@ -83,7 +83,6 @@ def main() -> int:
 def run_story(out: Dict[str, Any], endpoint: str) -> None:
     api_id, table, stage = out["api_id"], out["table_name"], "live"
     disconnect_fn = deployed_function(out["function_name"], endpoint)
-    sweeper_fn = deployed_function(out["sweeper_function_name"], endpoint)
     print(f"  API {api_id}: route $disconnect ({out['route_id']}) -> integration {out['integration_id']}")
     print(f"  -> Lambda {out['function_name']} [{disconnect_fn['handler']}], table {table}")
     print(
@@ -143,13 +142,7 @@ def run_story(out: Dict[str, Any], endpoint: str) -> None:
     banner("4. The sweeper runs (scheduled): expired items, and connections API Gateway says are gone")
     with fake_connections_endpoint(stage) as (probe_url, state):
         state.gone.add(agent_44)
-        sweep = invoke_local(
-            sweeper_fn,
-            out["sweeper_function_name"],
-            [scheduled_event(f"arn:aws:events:us-east-1:123456789012:rule/{out['sweeper_function_name']}")],
-            endpoint,
-            env_overrides={"SWEEP_PROBE_ENDPOINT": probe_url},
-        )
+        sweep = invoke_sweep(out["sweeper_function_name"], endpoint, probe_url)
     if sweep["errors"]:
         raise RuntimeError(f"sweeper errors: {sweep['errors']}")
     report = sweep["results"][0]

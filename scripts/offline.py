@@ -183,6 +183,19 @@ def invoke_local(
     return result
 
 
+def invoke_sweep(name: str, endpoint: str, probe_endpoint: str, region: str = REGION) -> Dict[str, Any]:
+    """Run the deployed sweeper once from the zip, as its schedule would, probing `probe_endpoint`."""
+    rule_arn = f"arn:aws:events:{region}:123456789012:rule/{name}"
+    return invoke_local(
+        deployed_function(name, endpoint, region),
+        name,
+        [scheduled_event(rule_arn, region)],
+        endpoint,
+        region,
+        env_overrides={"SWEEP_PROBE_ENDPOINT": probe_endpoint},
+    )
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

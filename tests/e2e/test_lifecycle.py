@@ -30,10 +30,10 @@ from scripts.offline import (
     disconnect_event,
     drain_queue,
     invoke_local,
+    invoke_sweep,
     moto_override,
     now_ms,
     scan_table,
-    scheduled_event,
 )
 from tests.support.servers import fake_connections_endpoint, moto_server
 
@@ -185,16 +185,9 @@ def test_disconnect_and_sweep_through_the_deployed_code(local_stack: Dict[str, A
     assert line["durationSeconds"] == pytest.approx(600, abs=5)
     assert "sourceIp" not in json.dumps(result["logs"])
 
-    sweeper = deployed_function(out["sweeper_function_name"], endpoint)
     with fake_connections_endpoint("live") as (probe_url, state):
         state.gone.add(dead)
-        swept = invoke_local(
-            sweeper,
-            out["sweeper_function_name"],
-            [scheduled_event(f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{out['sweeper_function_name']}")],
-            endpoint,
-            env_overrides={"SWEEP_PROBE_ENDPOINT": probe_url},
-        )
+        swept = invoke_sweep(out["sweeper_function_name"], endpoint, probe_url)
     assert swept["errors"] == []
     report = swept["results"][0]
     assert (report["removedExpired"], report["removedGone"], report["complete"]) == (1, 1, True)

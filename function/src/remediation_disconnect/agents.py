@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Collection, Dict, List, NamedTuple, Optional, Protocol, Sequence
+from typing import Any, Collection, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .store import ConnectionStore
 
@@ -114,3 +116,10 @@ class OfflinePublisher:
                     break
             failed.extend(notice.agent_id for notice in batch)
         return failed
+
+    def deliver(self, notices: Sequence[OfflineNotice]) -> Tuple[List[str], Optional[str]]:
+        """publish() for callers that must not fail: (undelivered agent ids, error name if the call failed)."""
+        try:
+            return self.publish(notices), None
+        except (ClientError, BotoCoreError) as exc:
+            return [notice.agent_id for notice in notices], type(exc).__name__

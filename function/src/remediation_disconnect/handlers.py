@@ -212,11 +212,9 @@ def _agent_offline(
         stage=parsed.stage,
     )
     if rt.publisher is not None:
-        try:
-            failed = rt.publisher.publish([notice])
-        except (ClientError, BotoCoreError) as exc:
-            failed = [notice.agent_id]
-            fields["offlineEventError"] = type(exc).__name__
+        failed, error = rt.publisher.deliver([notice])
+        if error:
+            fields["offlineEventError"] = error
         fields["offlineEventSent"] = not failed
     return notice
 

@@ -277,11 +277,9 @@ class Sweeper:
                 {"agentId": agent_id, "connectionId": connection.connection_id, "reason": reason, "abnormal": True},
             )
         if notices and self.publisher is not None:
-            try:
-                failed = self.publisher.publish(notices)
-            except (ClientError, BotoCoreError) as exc:
-                failed = [notice.agent_id for notice in notices]
-                self.telemetry.log("ERROR", "offline events not sent", {"error": type(exc).__name__})
+            failed, error = self.publisher.deliver(notices)
+            if error:
+                self.telemetry.log("ERROR", "offline events not sent", {"error": error})
             if failed:
                 report.events_failed += len(failed)
                 self.telemetry.log("ERROR", "offline events not delivered", {"agentIds": failed[:50]})
