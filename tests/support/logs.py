@@ -1,6 +1,7 @@
 """Reading the function's output: one JSON object per line, and the EMF metrics inside a line.
 
-Changes when the log line format (telemetry.py) changes.
+Every line parsed here that carries EMF metadata (`_aws`) is also checked against the specification
+(tests/support/emf.py), as written, byte for byte. Changes when the log line format (telemetry.py) changes.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Set, Tuple
 
+from tests.support.emf import assert_emf_document, assert_emf_line
 from tests.support.events import now_ms
 
 
@@ -18,6 +20,8 @@ def parse_log_lines(text: str) -> List[Dict[str, Any]]:
         assert raw.strip(), "blank log line"
         document = json.loads(raw)
         assert isinstance(document, dict), f"log line is not a JSON object: {raw!r}"
+        if "_aws" in document:
+            assert_emf_line(raw)
         lines.append(document)
     return lines
 
@@ -43,20 +47,10 @@ def emf_dimension_names(lines: Iterable[Mapping[str, Any]]) -> Set[str]:
 
 
 def assert_valid_emf(line: Mapping[str, Any], namespace: str) -> None:
-    """The EMF specification's structural rules for the parts the function writes."""
-    metadata = line["_aws"]
-    assert isinstance(metadata["Timestamp"], int)
-    assert abs(metadata["Timestamp"] - now_ms()) < 3_600_000
-    for directive in metadata["CloudWatchMetrics"]:
-        assert directive["Namespace"] == namespace
-        for dimension_set in directive["Dimensions"]:
-            for dimension in dimension_set:
-                assert isinstance(line[dimension], str), f"dimension {dimension} must be a string at the root"
-        for metric in directive["Metrics"]:
-            value = line[metric["Name"]]
-            assert isinstance(value, (int, float))
-            assert not isinstance(value, bool)
-            assert metric["Unit"] in ("Count", "Seconds")
+    """A valid EMF document (the specification's rules) in `namespace`, stamped within the last hour."""
+    assert_emf_document(line)
+    assert abs(line["_aws"]["Timestamp"] - now_ms()) < 3_600_000
+    assert {directive["Namespace"] for directive in line["_aws"]["CloudWatchMetrics"]} == {namespace}
 
 
 class LogReader:
