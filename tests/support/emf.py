@@ -46,7 +46,9 @@ def document_problems(document: Mapping[str, Any]) -> List[str]:
     """Every way one parsed document breaks the EMF specification (empty when it conforms)."""
     problems = [
         f"{'/'.join(str(part) for part in error.absolute_path) or '(root)'}: {error.message}"
-        for error in sorted(_validator().iter_errors(document), key=lambda error: list(error.absolute_path))
+        for error in sorted(
+            _validator().iter_errors(document), key=lambda error: [str(part) for part in error.absolute_path]
+        )
     ]
     if problems:
         return problems  # the cross-references below assume the structure is right
