@@ -19,9 +19,11 @@ export TF_IN_AUTOMATION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
+# Every directory whose README.md carries terraform-docs tables (configured by .terraform-docs.yml).
+DOC_DIRS := $(TF_DIRS)
 PY_DIRS := function scripts tests bench
 
-.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs-check \
+.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
         package-check tf-test unit faults e2e compat bench clean
 
 help: ## List the targets
@@ -68,8 +70,14 @@ checkov:
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(TOOLS)/checkov/bin/checkov -d . \
 	  --framework terraform --quiet --compact --skip-download --skip-path .tools
 
-docs-check:
-	$(PY) scripts/tfdocs.py --check
+docs: ## Regenerate the Inputs/Outputs tables of every README (terraform-docs, .terraform-docs.yml)
+	@for dir in $(DOC_DIRS); do terraform-docs --config "$(CURDIR)/.terraform-docs.yml" $$dir; done
+
+docs-check: ## Fail if any README's generated tables are stale (terraform-docs --output-check)
+	@for dir in $(DOC_DIRS); do \
+	  terraform-docs --config "$(CURDIR)/.terraform-docs.yml" --output-check $$dir \
+	    || { echo "docs-check: $$dir/README.md is stale: run \`make docs\`"; exit 1; }; \
+	done
 
 python-lint:
 	$(VENV)/bin/ruff check $(PY_DIRS)

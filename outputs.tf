@@ -49,7 +49,7 @@ output "route_id" {
 }
 
 output "integration_id" {
-  description = "ID of the Lambda proxy integration of the $disconnect route (target \"integrations/<id>\")."
+  description = "ID of the Lambda proxy integration of the $disconnect route (target `integrations/<id>`)."
   value       = aws_apigatewayv2_integration.disconnect.id
 }
 

@@ -3,7 +3,7 @@
 ################################################################################
 
 variable "name" {
-  description = "Name of the $disconnect function and prefix of everything else the module creates (\"<name>-sweeper\", \"<name>-connections\", alarms, dashboard). Letters, digits, hyphens and underscores; at most 48 characters so that derived names stay within AWS limits."
+  description = "Name of the $disconnect function and prefix of everything else the module creates (`<name>-sweeper`, `<name>-connections`, alarms, dashboard). Letters, digits, hyphens and underscores; at most 48 characters so that derived names stay within AWS limits."
   type        = string
   default     = "remediation-disconnect"
 
@@ -39,7 +39,7 @@ variable "api_id" {
 }
 
 variable "create_route" {
-  description = "Create the $disconnect route. Set false when the API's routes are managed elsewhere: then point your route at the output integration_id (target \"integrations/<id>\")."
+  description = "Create the $disconnect route. Set false when the API's routes are managed elsewhere: then point your route at the output integration_id (target `integrations/<id>`)."
   type        = bool
   default     = true
 }
@@ -66,7 +66,7 @@ variable "create_table" {
 }
 
 variable "table_name" {
-  description = "Name of the connections table: the table to create (default \"<name>-connections\"), or the existing table to use when create_table is false (then required)."
+  description = "Name of the connections table: the table to create (default `<name>-connections`), or the existing table to use when create_table is false (then required)."
   type        = string
   default     = null
 
@@ -308,7 +308,7 @@ variable "sweeper" {
     @connections endpoint about items older than probe_min_age_seconds and deletes those reported
     gone (requires stage_name). scan_segments > 1 splits the table so each run scans one segment
     onward (for very large tables); max_items_per_run and the function timeout bound each run.
-    probe_endpoint overrides the @connections URL (default https://<api>.execute-api.<region>.<dns suffix>/<stage>).
+    probe_endpoint overrides the @connections URL (default `https://<api>.execute-api.<region>.<dns suffix>/<stage>`).
   EOT
   type = object({
     enabled                        = optional(bool, true)
@@ -402,7 +402,7 @@ variable "alarms" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard \"<name>\" with the disconnect, agent, sweeper and Lambda metrics."
+  description = "Create a CloudWatch dashboard `<name>` with the disconnect, agent, sweeper and Lambda metrics."
   type        = bool
   default     = false
 }

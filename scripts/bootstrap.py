@@ -10,6 +10,7 @@ so this script assembles them from what PyPI and the Go module proxy do serve (s
   schema    .tools/schema/...      hashicorp/aws 6.69.1 schema (jsii manifest of cdktn-provider-aws)
   tflint    .tools/bin/tflint + AWS ruleset plugin, built with `go install` (pinned versions)
   checkov   .tools/checkov/        checkov in a virtualenv of its own (it pins many libraries)
+  terraform-docs .tools/bin/terraform-docs  pinned by module hash, built once (scripts/terraform_docs.py)
 
 Usage: bootstrap.py [component ...]   (default: all). Each component is skipped when its stamp says it
 is already installed with the same pins, so a second run costs a second or two.
@@ -271,6 +272,12 @@ def install_checkov() -> None:
     write_stamp(stamp, content)
 
 
+def install_terraform_docs() -> None:
+    from scripts.terraform_docs import install  # noqa: PLC0415 - it imports this module's helpers
+
+    install()
+
+
 COMPONENTS: Dict[str, Callable[[], None]] = {
     "venv": install_venv,
     "terraform": install_terraform,
@@ -278,9 +285,10 @@ COMPONENTS: Dict[str, Callable[[], None]] = {
     "schema": install_schema,
     "tflint": install_tflint,
     "checkov": install_checkov,
+    "terraform-docs": install_terraform_docs,
 }
 # Components that can run side by side: the Go build is CPU-bound, the rest mostly download.
-GROUPS = [["tflint"], ["venv", "terraform"], ["provider", "schema"], ["checkov"]]
+GROUPS = [["tflint", "terraform-docs"], ["venv", "terraform"], ["provider", "schema"], ["checkov"]]
 
 
 def main(argv: List[str]) -> int:
@@ -322,4 +330,7 @@ def main(argv: List[str]) -> int:
 
 
 if __name__ == "__main__":
+    # Component modules import `scripts.bootstrap`: let them find this module, not a second copy of it.
+    sys.path.insert(0, str(ROOT))
+    sys.modules.setdefault("scripts.bootstrap", sys.modules[__name__])
     sys.exit(main(sys.argv[1:]))

@@ -3,7 +3,7 @@
 # Inputs are validated by the root module; the checks here guard only what the root cannot express.
 
 variable "function_name" {
-  description = "Name of the Lambda function; also names its role (\"<name>\") and log group (\"/aws/lambda/<name>\")."
+  description = "Name of the Lambda function; also names its role (`<name>`) and log group (`/aws/lambda/<name>`)."
   type        = string
 
   validation {

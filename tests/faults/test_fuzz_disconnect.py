@@ -20,7 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from remediation_disconnect import handlers
 
-from tests.unit.helpers import BUS, INDEX, FakeEventsClient, disconnect_event, parse_log_lines
+from tests.support.events import disconnect_event
+from tests.support.fakes import FakeEventsClient
+from tests.support.logs import parse_log_lines
+from tests.support.resources import BUS, INDEX
 
 EXAMPLES = 2000
 OK = {"statusCode": 200, "body": "disconnected"}

@@ -14,8 +14,10 @@ from typing import Dict, Iterator, List
 import pytest
 from remediation_disconnect import handlers
 
+from tests.support.events import CONNECTION_ID, disconnect_event
+from tests.support.logs import parse_log_lines
+from tests.support.resources import Table, item
 from tests.support.servers import moto_server
-from tests.unit.helpers import CONNECTION_ID, Table, disconnect_event, item, parse_log_lines
 
 DISCONNECTS = 10_000
 CONCURRENCY = 16

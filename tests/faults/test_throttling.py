@@ -1,6 +1,6 @@
 """DynamoDB throttling through botocore's real retry path (standard mode), against moto.
 
-Injection: tests.unit.helpers.SendInterceptor owns the client's `before-send` step. A handler simply
+Injection: tests.support.faults.SendInterceptor owns the client's `before-send` step. A handler simply
 registered first would not do: botocore emits before-send to *every* handler and keeps the first
 response, so moto would still execute the "throttled" DeleteItem and the item would vanish anyway.
 
@@ -16,21 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 from remediation_disconnect import handlers
 
+from tests.support.events import CONNECTION_ID, FakeContext, disconnect_event, now_ms, scheduled_event
+from tests.support.faults import SendInterceptor, throttle_first
+from tests.support.logs import LogReader, emf_metrics
+from tests.support.resources import TABLE, Table, live_item
 from tests.support.servers import fake_connections_endpoint
-from tests.unit.helpers import (
-    CONNECTION_ID,
-    TABLE,
-    FakeContext,
-    LogReader,
-    SendInterceptor,
-    Table,
-    disconnect_event,
-    emf_metrics,
-    live_item,
-    now_ms,
-    scheduled_event,
-    throttle_first,
-)
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
 OK = {"statusCode": 200, "body": "disconnected"}

@@ -10,16 +10,9 @@ import pytest
 from moto import mock_aws
 from remediation_disconnect import handlers
 
-from tests.unit.helpers import (
-    AWS_VARIABLES_TO_CLEAR,
-    CONFIG_VARIABLES,
-    FAKE_AWS_ENV,
-    INDEX,
-    TABLE,
-    EventsSink,
-    LogReader,
-    Table,
-)
+from tests.support.environment import AWS_VARIABLES_TO_CLEAR, CONFIG_VARIABLES, FAKE_AWS_ENV
+from tests.support.logs import LogReader
+from tests.support.resources import INDEX, TABLE, EventsSink, Table
 
 
 @pytest.fixture(autouse=True)

@@ -18,24 +18,12 @@ from remediation_disconnect.agents import (
 )
 from remediation_disconnect.store import ConnectionStore
 
-from tests.unit.helpers import (
-    BUS,
-    INDEX,
-    MAX_AGE_SECONDS,
-    REGION,
-    EventsSink,
-    FakeEventsClient,
-    LogReader,
-    SendInterceptor,
-    Table,
-    disconnect_event,
-    emf_dimension_names,
-    emf_metrics,
-    error_response,
-    item,
-    live_item,
-    now_ms,
-)
+from tests.support.environment import REGION
+from tests.support.events import disconnect_event, now_ms
+from tests.support.fakes import FakeEventsClient
+from tests.support.faults import SendInterceptor, error_response
+from tests.support.logs import LogReader, emf_dimension_names, emf_metrics
+from tests.support.resources import BUS, INDEX, MAX_AGE_SECONDS, EventsSink, Table, item, live_item
 
 OK = {"statusCode": 200, "body": "disconnected"}
 OLD = "old-connection="

@@ -13,7 +13,7 @@ from remediation_disconnect.events import (
     parse_disconnect,
 )
 
-from tests.unit.helpers import CONNECTION_ID, SOURCE_IP, USER_AGENT, disconnect_event
+from tests.support.events import CONNECTION_ID, SOURCE_IP, USER_AGENT, disconnect_event
 
 MISSING = object()
 

@@ -8,25 +8,10 @@ import pytest
 from botocore.exceptions import ClientError
 from remediation_disconnect import config, handlers
 
-from tests.unit.helpers import (
-    CONNECTION_ID,
-    SOURCE_IP,
-    USER_AGENT,
-    FakeContext,
-    LogReader,
-    SendInterceptor,
-    Table,
-    assert_valid_emf,
-    count_calls,
-    disconnect_event,
-    emf_dimension_names,
-    emf_metrics,
-    fail_first,
-    item,
-    live_item,
-    now_ms,
-    throttle_first,
-)
+from tests.support.events import CONNECTION_ID, SOURCE_IP, USER_AGENT, FakeContext, disconnect_event, now_ms
+from tests.support.faults import SendInterceptor, count_calls, fail_first, throttle_first
+from tests.support.logs import LogReader, assert_valid_emf, emf_dimension_names, emf_metrics
+from tests.support.resources import Table, item, live_item
 
 OK = {"statusCode": 200, "body": "disconnected"}
 T0 = 1_795_677_000_000  # connectedAt, epoch ms

@@ -7,18 +7,10 @@ from typing import Any, Dict, List, Optional
 import pytest
 from remediation_disconnect.store import BATCH_ATTEMPTS, BATCH_SIZE, Connection, ConnectionStore, Deleted
 
-from tests.unit.helpers import (
-    INDEX,
-    MAX_AGE_SECONDS,
-    TABLE,
-    Table,
-    WrappedDynamoDB,
-    aws_client,
-    count_calls,
-    item,
-    live_item,
-    now_ms,
-)
+from tests.support.events import now_ms
+from tests.support.fakes import WrappedDynamoDB
+from tests.support.faults import count_calls
+from tests.support.resources import INDEX, MAX_AGE_SECONDS, TABLE, Table, aws_client, item, live_item
 
 NOW = 1_795_677_000.0  # 2026-11-26T06:30:00Z, in epoch seconds
 

@@ -14,25 +14,12 @@ from remediation_disconnect.store import Connection, ConnectionStore
 from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Prober, Sweeper
 from remediation_disconnect.telemetry import Telemetry
 
+from tests.support.events import FakeContext, now_ms, scheduled_event
+from tests.support.fakes import WrappedDynamoDB
+from tests.support.faults import runtime_dynamodb
+from tests.support.logs import LogReader, emf_dimension_names, emf_metrics, parse_log_lines
+from tests.support.resources import MAX_AGE_SECONDS, TABLE, EventsSink, Table, aws_client, item, live_item
 from tests.support.servers import FakeConnections, fake_connections_endpoint
-from tests.unit.helpers import (
-    MAX_AGE_SECONDS,
-    TABLE,
-    EventsSink,
-    FakeContext,
-    LogReader,
-    Table,
-    WrappedDynamoDB,
-    aws_client,
-    emf_dimension_names,
-    emf_metrics,
-    item,
-    live_item,
-    now_ms,
-    parse_log_lines,
-    runtime_dynamodb,
-    scheduled_event,
-)
 
 AGENT = "agent-0042"
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from remediation_disconnect.telemetry import MetricGroup, Telemetry
 
-from tests.unit.helpers import assert_valid_emf, emf_metrics, now_ms, parse_log_lines
+from tests.support.events import now_ms
+from tests.support.logs import assert_valid_emf, emf_metrics, parse_log_lines
 
 
 def written(buffer: io.StringIO) -> list[dict[str, Any]]:

@@ -1,0 +1,37 @@
+"""Checks for every suite: each EMF line the function writes must follow the published specification.
+
+In process (unit, faults), every document `Telemetry.log` writes with metrics is validated against
+tests/support/emf_schema.json and the rules the schema cannot express (tests/support/emf.py), whether
+or not the test reads the line, with or without output capture. Problems are collected and fail the
+test at teardown, so handler code that catches exceptions cannot swallow them. Out of process (e2e),
+tests/e2e/conftest.py checks the log lines of every invocation of the deployed code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, Iterator, List
+
+import pytest
+from remediation_disconnect.telemetry import Telemetry
+
+from tests.support.emf import encoded, line_problems
+
+
+@pytest.fixture(autouse=True)
+def emf_lines_follow_the_spec(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[str]]:
+    original = Telemetry.log
+    signature = inspect.signature(original)
+    problems: List[str] = []
+
+    def checked(self: Telemetry, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        document = original(self, *args, **kwargs)
+        call = signature.bind(self, *args, **kwargs).arguments
+        if call.get("metrics") or "_aws" in document:
+            found = line_problems(encoded(document)) if document else ["metrics given, but no line written"]
+            problems.extend(f"{call.get('message')!r}: {problem}" for problem in found)
+        return document
+
+    monkeypatch.setattr(Telemetry, "log", checked)
+    yield problems
+    assert not problems, "EMF lines that break the specification:\n  " + "\n  ".join(problems)

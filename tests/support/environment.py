@@ -1,0 +1,47 @@
+"""The process environment the function sees in tests: region, fake credentials, variables to clear.
+
+Changes when the function reads a new environment variable (config.load()) or botocore gains one that
+could redirect or reconfigure it.
+"""
+
+from __future__ import annotations
+
+REGION = "eu-west-1"
+
+# Every variable config.load() reads, plus what would redirect or reconfigure botocore.
+CONFIG_VARIABLES = (
+    "CONNECTIONS_TABLE",
+    "TTL_ATTRIBUTE",
+    "CONNECTION_GRACE_SECONDS",
+    "AGENT_INDEX_NAME",
+    "OFFLINE_EVENT_BUS",
+    "OFFLINE_EVENT_SOURCE",
+    "METRICS_NAMESPACE",
+    "LOG_CLIENT_ADDRESS",
+    "LOG_LEVEL",
+    "SWEEP_PROBE_ENDPOINT",
+    "SWEEP_PROBE_MIN_AGE_SECONDS",
+    "SWEEP_PROBE_CONCURRENCY",
+    "SWEEP_MAX_ITEMS",
+    "SWEEP_SCAN_SEGMENTS",
+    "SWEEP_RATE_SECONDS",
+)
+AWS_VARIABLES_TO_CLEAR = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_LAMBDA_FUNCTION_NAME",
+)
+FAKE_AWS_ENV = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
