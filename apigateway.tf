@@ -1,6 +1,11 @@
+locals {
+  # Kept within 256 characters, like the function's description (the table name may be 255 long).
+  integration_description_full = "Lambda ${var.name}: removes the closed connection from ${local.table_name}"
+}
+
 resource "aws_apigatewayv2_integration" "disconnect" {
   api_id             = var.api_id
-  description        = "Lambda ${var.name}: removes the closed connection from ${local.table_name}"
+  description        = length(local.integration_description_full) <= 256 ? local.integration_description_full : "Lambda ${var.name}: removes the closed connection from the connections table"
   integration_type   = "AWS_PROXY"
   integration_method = "POST"
   integration_uri    = module.disconnect_function.invoke_arn

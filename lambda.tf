@@ -21,6 +21,10 @@ locals {
     SWEEP_RATE_SECONDS          = tostring(var.sweeper.rate_minutes * 60)
   })
 
+  # Lambda and API Gateway refuse descriptions over 256 characters; the table name may be 255 long.
+  disconnect_description_full = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from ${local.table_name}"
+  disconnect_description      = length(local.disconnect_description_full) <= 256 ? local.disconnect_description_full : "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from its connections table"
+
   function_alarms = {
     alarm_actions      = var.alarms.alarm_actions
     ok_actions         = var.alarms.ok_actions
@@ -34,7 +38,7 @@ module "disconnect_function" {
   source = "./modules/lambda-function"
 
   function_name = var.name
-  description   = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from ${local.table_name}"
+  description   = local.disconnect_description
   handler       = "remediation_disconnect.handlers.disconnect"
   package       = local.package
   runtime       = var.runtime

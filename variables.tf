@@ -99,8 +99,13 @@ variable "table" {
   }
 
   validation {
-    condition     = var.table.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.table.kms_key_arn))
-    error_message = "table.kms_key_arn must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.table.kms_key_arn == null || !can(regex(":alias/", coalesce(var.table.kms_key_arn, "-")))
+    error_message = "table.kms_key_arn must be the key's ARN, not an alias ARN: IAM matches kms:Decrypt against key ARNs only, so with an alias every table call of both functions would be denied. Use arn:aws:kms:<region>:<account>:key/<key id> (aws kms describe-key --key-id alias/<name> shows it)."
+  }
+
+  validation {
+    condition     = var.table.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$", coalesce(var.table.kms_key_arn, "-")))
+    error_message = "table.kms_key_arn must be a KMS key ARN: arn:<partition>:kms:<region>:<account>:key/<key id>."
   }
 }
 
@@ -169,8 +174,8 @@ variable "reserved_concurrent_executions" {
   default     = -1
 
   validation {
-    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
-    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+    condition     = (var.reserved_concurrent_executions == -1 || var.reserved_concurrent_executions >= 1) && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every invocation: no disconnect would ever be processed and every connection would stay in the table until the sweeper removes it."
   }
 }
 
@@ -191,8 +196,8 @@ variable "lambda_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.lambda_kms_key_arn))
-    error_message = "lambda_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$", coalesce(var.lambda_kms_key_arn, "-")))
+    error_message = "lambda_kms_key_arn must be a KMS key ARN, arn:<partition>:kms:<region>:<account>:key/<key id>, not an alias or alias ARN: Lambda needs the key's ARN."
   }
 }
 
@@ -230,8 +235,8 @@ variable "log_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.log_kms_key_arn))
-    error_message = "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$", coalesce(var.log_kms_key_arn, "-")))
+    error_message = "log_kms_key_arn must be a KMS key ARN, arn:<partition>:kms:<region>:<account>:key/<key id>, not an alias or alias ARN: CloudWatch Logs needs the key's ARN."
   }
 }
 
@@ -337,8 +342,8 @@ variable "sweeper" {
   }
 
   validation {
-    condition     = var.sweeper.probe_endpoint == null || can(regex("^https?://[^\\s/]+(/[^\\s]*)?$", coalesce(var.sweeper.probe_endpoint, "-")))
-    error_message = "sweeper.probe_endpoint must be an http(s) URL such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod."
+    condition     = var.sweeper.probe_endpoint == null || (can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.sweeper.probe_endpoint, "-"))) && length(coalesce(var.sweeper.probe_endpoint, "-")) <= 1024)
+    error_message = "sweeper.probe_endpoint must be an https URL of at most 1024 characters without query or fragment, such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod (the @connections API is served over TLS only; the URL goes into the sweeper's environment, which Lambda limits to 4 KB in total)."
   }
 
   validation {
@@ -352,8 +357,8 @@ variable "sweeper" {
   }
 
   validation {
-    condition     = var.sweeper.reserved_concurrent_executions >= -1 && floor(var.sweeper.reserved_concurrent_executions) == var.sweeper.reserved_concurrent_executions
-    error_message = "sweeper.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+    condition     = (var.sweeper.reserved_concurrent_executions == -1 || var.sweeper.reserved_concurrent_executions >= 1) && floor(var.sweeper.reserved_concurrent_executions) == var.sweeper.reserved_concurrent_executions
+    error_message = "sweeper.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every scheduled run: stale connections would never be removed (disable the sweeper with sweeper.enabled = false instead)."
   }
 }
 
@@ -391,8 +396,13 @@ variable "alarms" {
   }
 
   validation {
-    condition     = contains([10, 30, 60], var.alarms.period) || (var.alarms.period >= 60 && var.alarms.period % 60 == 0 && var.alarms.period <= 86400)
-    error_message = "alarms.period must be 10, 30, or a multiple of 60 seconds up to 86400."
+    condition     = var.alarms.period >= 60 && var.alarms.period % 60 == 0 && var.alarms.period <= 86400
+    error_message = "alarms.period must be a multiple of 60 seconds between 60 and 86400: AWS/Lambda publishes Errors and Throttles once a minute, so a 10 or 30 second alarm would stay INSUFFICIENT_DATA and never fire."
+  }
+
+  validation {
+    condition     = var.alarms.period * var.alarms.evaluation_periods <= (var.alarms.period < 3600 ? 86400 : 604800)
+    error_message = "alarms.period * alarms.evaluation_periods must be at most 86400 seconds (one day) for periods under an hour, and at most 604800 (seven days) otherwise: CloudWatch refuses longer evaluation ranges (PutMetricAlarm)."
   }
 
   validation {

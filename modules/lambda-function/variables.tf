@@ -13,9 +13,14 @@ variable "function_name" {
 }
 
 variable "description" {
-  description = "Description of the function."
+  description = "Description of the function (Lambda accepts at most 256 characters)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = length(var.description) <= 256
+    error_message = "description must be at most 256 characters: Lambda's CreateFunction refuses longer ones."
+  }
 }
 
 variable "handler" {
