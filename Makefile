@@ -22,7 +22,7 @@ TF_DIRS := . modules/lambda-function examples/complete examples/existing-table e
 PY_DIRS := function scripts tests bench
 
 .PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs-check \
-        package-check tf-test unit faults e2e compat bench clean
+        package-check tf-test iam-lint unit faults e2e compat bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,7 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) lint
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
+	@$(MAKE) iam-lint
 	@$(MAKE) unit
 	@$(MAKE) faults
 	@$(MAKE) compat
@@ -84,6 +85,9 @@ tf-test: ## terraform test (mock provider) for the module and its submodule
 	terraform -chdir=modules/lambda-function test -no-color
 	terraform init -backend=false -input=false -no-color >/dev/null
 	terraform test -no-color
+
+iam-lint: ## parliament on every IAM policy the terraform tests render (0 findings required)
+	$(PY) scripts/iam_lint.py
 
 unit: ## pytest: the function against moto
 	$(PY) -m pytest tests/unit -q
