@@ -48,7 +48,7 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_iam_role" "this" {
-  name                 = var.function_name
+  name                 = coalesce(var.role_name, var.function_name)
   description          = "Execution role of Lambda function ${var.function_name}"
   path                 = var.role_path
   permissions_boundary = var.role_permissions_boundary

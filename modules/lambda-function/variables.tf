@@ -102,6 +102,17 @@ variable "log_kms_key_arn" {
   default     = null
 }
 
+variable "role_name" {
+  description = "Name of the IAM execution role; null names it after the function. IAM role names are global to the account, so a caller deploying the same function name in several regions must make this unique per region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", coalesce(var.role_name, "-")))
+    error_message = "role_name must be 1-64 letters, digits or + = , . @ _ - (IAM's limit)."
+  }
+}
+
 variable "role_path" {
   description = "Path of the IAM role."
   type        = string
