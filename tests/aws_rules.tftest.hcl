@@ -169,3 +169,27 @@ run "sweeper_probe_endpoint_too_long" {
 
   expect_failures = [var.sweeper]
 }
+
+# IAM role names are global to the account: "<function>-<region>", within IAM's 64 characters.
+run "role_names_per_region_within_iam_limit" {
+  command = plan
+
+  variables {
+    name = "a23456789012345678901234567890123456789012345678"
+  }
+
+  assert {
+    condition     = output.role_name == "${var.name}-eu-west-1"
+    error_message = "The handler's role is named after the function and the region."
+  }
+
+  assert {
+    condition = (
+      length(module.sweeper_function[0].role_name) == 64 &&
+      startswith(module.sweeper_function[0].role_name, substr(var.name, 0, 45)) &&
+      endswith(module.sweeper_function[0].role_name, "-eu-west-1") &&
+      module.sweeper_function[0].role_name != "${substr("${var.name}-sweeper", 0, 54)}-eu-west-1"
+    )
+    error_message = "A sweeper role name that would exceed 64 characters keeps its start, a hash and the region, within 64 characters."
+  }
+}
