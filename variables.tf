@@ -201,6 +201,12 @@ variable "lambda_kms_key_arn" {
   }
 }
 
+variable "detect_code_drift" {
+  description = "Warn on every plan when a function runs code that is not the module's package (changed outside Terraform). hashicorp/aws 5.51+ no longer shows such a change as a diff; this reads both functions with lambda:GetFunction during plan and reports through a check block (a warning, never a failure)."
+  type        = bool
+  default     = false
+}
+
 variable "log_level" {
   description = "Lowest level the functions log: DEBUG, INFO, WARNING or ERROR. Metric lines are always written."
   type        = string

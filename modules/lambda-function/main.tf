@@ -108,6 +108,26 @@ resource "aws_lambda_function" "this" {
   }
 }
 
+# Code changed outside Terraform (console, CLI, another pipeline). Since hashicorp/aws 5.51
+# `source_code_hash` is compared only with its own previous value, so a plan no longer shows such a
+# change; the `code_sha256` argument that would is in hashicorp/aws 6.x only, above this module's
+# floor. With detect_code_drift, every plan reads the deployed CodeSha256 (Lambda computes it as
+# filebase64sha256 does) and warns, without failing, when it is not the committed package. The data
+# source's attribute is `source_code_hash` in every supported provider (in 5.51+ a deprecated alias
+# of its `code_sha256`). It depends on the function, so it is read only once that exists.
+data "aws_lambda_function" "deployed" {
+  count = var.detect_code_drift ? 1 : 0
+
+  function_name = aws_lambda_function.this.function_name
+}
+
+check "deployed_code_is_the_package" {
+  assert {
+    condition     = alltrue([for deployed in data.aws_lambda_function.deployed : deployed.source_code_hash == var.package.source_code_hash])
+    error_message = "Lambda function ${var.function_name} runs code that is not the module's package (its CodeSha256 is not ${var.package.source_code_hash}): it was changed outside Terraform. Redeploy the package with terraform apply -replace on this function."
+  }
+}
+
 locals {
   alarm_descriptions = {
     Errors    = "failed at least ${var.alarms.threshold} time(s) in ${var.alarms.period} seconds: see its log group /aws/lambda/${var.function_name} (messages at level ERROR)."

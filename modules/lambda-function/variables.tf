@@ -70,6 +70,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "detect_code_drift" {
+  description = "Read the deployed function on every plan (lambda:GetFunction) and warn when its code is not the package."
+  type        = bool
+  default     = false
+}
+
 variable "environment" {
   description = "Environment variables of the function."
   type        = map(string)

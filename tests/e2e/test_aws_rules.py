@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -74,3 +76,36 @@ def test_rendered_policies_lint_clean(two_regions: Dict[str, Any]) -> None:
             documents.append(document if isinstance(document, str) else json.dumps(document))
     assert len(documents) == 4
     assert [lint_policy(document) for document in documents] == [[], [], [], []]
+
+
+def test_code_changed_outside_terraform_is_reported(two_regions: Dict[str, Any]) -> None:
+    """hashicorp/aws >= 5.51 keeps the function's state as applied, so its plan shows no diff for code
+    changed behind Terraform's back; `plan -refresh=false` gives 3.39.0 the same blind spot. The
+    module's check reads the deployed code hash anyway and warns. (Refreshed, 3.39.0 itself also
+    plans the function's update, and the check then waits for it: "known after apply".)"""
+    terraform: Terraform = two_regions["stacks"][0]
+    function = two_regions["outputs"][0]["function_name"]
+    warning = f"Lambda function {function} runs code that is not the module's package"
+
+    def plan_without_refresh() -> str:
+        proc = terraform.run(
+            "plan", "-refresh=false", "-detailed-exitcode", "-input=false", "-no-color", *terraform._vars(), check=False
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr  # no change planned either way
+        return " ".join((proc.stdout + proc.stderr).replace("│", " ").split())
+
+    assert warning not in plan_without_refresh()
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("remediation_disconnect/handlers.py", "def disconnect(event, context):\n    return None\n")
+    client("lambda", two_regions["endpoint"], REGIONS[0]).update_function_code(
+        FunctionName=function, ZipFile=buffer.getvalue()
+    )
+
+    assert warning in plan_without_refresh()
+    refreshed = terraform.plan_exit_code()
+    assert refreshed.returncode == 2, refreshed.stdout + refreshed.stderr
+    assert "module.remediation_disconnect.module.disconnect_function.aws_lambda_function.this will be updated" in (
+        refreshed.stdout
+    )
