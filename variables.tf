@@ -77,7 +77,7 @@ variable "table_name" {
 }
 
 variable "table" {
-  description = "Settings of the table the module creates: billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity (also used by the agentId index), point-in-time recovery, and an optional customer-managed KMS key (default: the AWS managed key aws/dynamodb). With create_table = false only kms_key_arn is used: set it to the existing table's customer-managed key so the roles may decrypt it."
+  description = "Settings of the table the module creates: billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity (also used by the agentId index), point-in-time recovery, and an optional customer-managed KMS key ARN (key ARNs only, never an alias: IAM matches keys by ARN; default: the AWS managed key aws/dynamodb). With create_table = false only kms_key_arn is used, and may be omitted: the roles are then granted the key the existing table reports; when given, it must be that key."
   type = object({
     billing_mode           = optional(string, "PAY_PER_REQUEST")
     read_capacity          = optional(number, 5)

@@ -16,12 +16,13 @@ import io
 import json
 import shutil
 import zipfile
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
 from scripts.iam_lint import lint_policy
-from scripts.offline import Terraform, client, copy_tree
+from scripts.offline import Terraform, client, copy_tree, moto_override
 from tests.support.servers import moto_server
 
 pytestmark = pytest.mark.e2e
@@ -109,3 +110,35 @@ def test_code_changed_outside_terraform_is_reported(two_regions: Dict[str, Any])
     assert "module.remediation_disconnect.module.disconnect_function.aws_lambda_function.this will be updated" in (
         refreshed.stdout
     )
+
+
+def test_existing_table_key_is_read_from_the_table(tmp_path: Path) -> None:
+    """examples/existing-table: the table has a customer-managed key and table.kms_key_arn is not set;
+    both roles may decrypt exactly that key, through DynamoDB only."""
+    tree = copy_tree(tmp_path / "tree")
+    directory = tree / "examples" / "existing-table"
+    region = REGIONS[0]
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        override = moto_override(endpoint, region)
+        override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
+        (directory / "moto_override.tf").write_text(override)
+        terraform = Terraform(directory, {"region": region})
+        terraform.init()
+        try:
+            terraform.apply()
+            outputs = terraform.outputs()
+            key_arn = outputs["table_kms_key_arn"]
+            described = client("dynamodb", endpoint, region).describe_table(TableName="RemediationWebSocketConnections")
+            assert described["Table"]["SSEDescription"]["KMSMasterKeyArn"] == key_arn
+            for function, document in outputs["iam_policies"].items():
+                statements = {s["Sid"]: s for s in json.loads(document)["Statement"]}
+                assert statements["DecryptTableKey"] == {
+                    "Sid": "DecryptTableKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                    "Resource": [key_arn],
+                    "Condition": {"StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com"]}},
+                }, function
+                assert lint_policy(document) == [], function
+        finally:
+            terraform.destroy()
