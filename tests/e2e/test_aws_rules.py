@@ -112,6 +112,42 @@ def test_code_changed_outside_terraform_is_reported(two_regions: Dict[str, Any])
     )
 
 
+def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> None:
+    """examples/complete with manage_api_gateway_account: the on-call topic's key lets alarms and
+    EventBridge publish (alias/aws/sns would not), and API Gateway has its CloudWatch Logs role."""
+    tree = copy_tree(tmp_path / "tree")
+    directory = tree / "examples" / "complete"
+    region = REGIONS[0]
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        override = moto_override(endpoint, region)
+        override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
+        (directory / "moto_override.tf").write_text(override)
+        terraform = Terraform(directory, {"region": region, "manage_api_gateway_account": "true"})
+        terraform.init()
+        try:
+            terraform.apply()
+            topic_arn = terraform.outputs()["oncall_topic_arn"]
+            attributes = client("sns", endpoint, region).get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+            key_id = attributes["KmsMasterKeyId"]
+            assert not key_id.startswith("alias/aws/")
+            kms = client("kms", endpoint, region)
+            assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyManager"] == "CUSTOMER"
+            policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+            grants = {
+                service
+                for statement in policy["Statement"]
+                if statement["Effect"] == "Allow"
+                and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(statement["Action"])
+                for service in statement["Principal"].get("Service", [])
+            }
+            assert grants == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+
+            account = client("apigateway", endpoint, region).get_account()
+            assert account["cloudwatchRoleArn"].endswith(f":role/remediation-apigateway-logs-{region}")
+        finally:
+            terraform.destroy()
+
+
 def test_existing_table_key_is_read_from_the_table(tmp_path: Path) -> None:
     """examples/existing-table: the table has a customer-managed key and table.kms_key_arn is not set;
     both roles may decrypt exactly that key, through DynamoDB only."""
