@@ -44,6 +44,29 @@ variable "create_route" {
   default     = true
 }
 
+variable "deployment" {
+  description = <<-EOT
+    A new or changed route reaches clients only once the API is deployed to its stage. Stages with
+    auto_deploy = true do that themselves; for a stage without it, set enabled = true: the module then
+    creates an aws_apigatewayv2_deployment, replaced (create_before_destroy) whenever the $disconnect
+    route or its integration changes or any value in triggers changes (add the ids of the routes you
+    manage elsewhere), and outputs deployment_id. Point your stage at it:
+    aws_apigatewayv2_stage.<name>.deployment_id = module.<this>.deployment_id.
+  EOT
+  type = object({
+    enabled     = optional(bool, false)
+    description = optional(string, "Remediation WebSocket $disconnect route")
+    triggers    = optional(map(string), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = length(var.deployment.description) <= 1024
+    error_message = "deployment.description must be at most 1024 characters."
+  }
+}
+
 variable "stage_name" {
   description = "Stage of the API whose @connections endpoint the sweeper probes (GetConnection). Required only when sweeper.probe_connections is true."
   type        = string
