@@ -24,7 +24,7 @@ DOC_DIRS := $(TF_DIRS)
 PY_DIRS := function scripts tests bench
 
 .PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
-        package-check tf-test unit faults e2e compat bench clean
+        package-check tf-test iam-lint unit faults e2e compat bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) lint
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
+	@$(MAKE) iam-lint
 	@$(MAKE) unit
 	@$(MAKE) faults
 	@$(MAKE) compat
@@ -92,6 +93,9 @@ tf-test: ## terraform test (mock provider) for the module and its submodule
 	terraform -chdir=modules/lambda-function test -no-color
 	terraform init -backend=false -input=false -no-color >/dev/null
 	terraform test -no-color
+
+iam-lint: ## parliament on every IAM policy the terraform tests render (0 findings required)
+	$(PY) scripts/iam_lint.py
 
 unit: ## pytest: the function against moto
 	$(PY) -m pytest tests/unit -q

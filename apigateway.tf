@@ -1,6 +1,11 @@
+locals {
+  # Kept within 256 characters, like the function's description (the table name may be 255 long).
+  integration_description_full = "Lambda ${var.name}: removes the closed connection from ${local.table_name}"
+}
+
 resource "aws_apigatewayv2_integration" "disconnect" {
   api_id             = var.api_id
-  description        = "Lambda ${var.name}: removes the closed connection from ${local.table_name}"
+  description        = length(local.integration_description_full) <= 256 ? local.integration_description_full : "Lambda ${var.name}: removes the closed connection from the connections table"
   integration_type   = "AWS_PROXY"
   integration_method = "POST"
   integration_uri    = module.disconnect_function.invoke_arn
@@ -23,4 +28,34 @@ resource "aws_lambda_permission" "disconnect" {
   principal     = "apigateway.amazonaws.com"
   # This API's $disconnect route only, on any of its stages.
   source_arn = "${local.execution_arn}/*/$disconnect"
+}
+
+# Stages without auto_deploy serve the API as of their last deployment: without a new deployment the
+# route above would exist but never receive a disconnect. The deployment snapshots the whole API,
+# so it is replaced whenever anything it must carry changes; create_before_destroy keeps the old one
+# until the stage has moved to the new one. Extend deployment_triggers for routes added here.
+locals {
+  deployment_triggers = concat(
+    [aws_apigatewayv2_integration.disconnect.id, aws_apigatewayv2_integration.disconnect.integration_uri],
+    aws_apigatewayv2_route.disconnect[*].id,
+    aws_apigatewayv2_route.disconnect[*].target,
+    [for key in sort(keys(var.deployment.triggers)) : "${key}=${var.deployment.triggers[key]}"],
+  )
+}
+
+resource "aws_apigatewayv2_deployment" "this" {
+  count = var.deployment.enabled ? 1 : 0
+
+  api_id      = var.api_id
+  description = var.deployment.description
+
+  triggers = {
+    redeployment = sha1(jsonencode(local.deployment_triggers))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_apigatewayv2_route.disconnect, aws_lambda_permission.disconnect]
 }

@@ -1,10 +1,16 @@
 locals {
   # Never null: with create_table = false and no table_name, the lookup's precondition explains.
-  table_name        = var.create_table ? coalesce(var.table_name, "${var.name}-connections") : (var.table_name == null ? "" : var.table_name)
-  table_arn         = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
-  provisioned       = var.table.billing_mode == "PROVISIONED"
-  agent_index_arn   = "${local.table_arn}/index/${var.agent_tracking.index_name}"
-  table_kms_key_arn = var.table.kms_key_arn
+  table_name      = var.create_table ? coalesce(var.table_name, "${var.name}-connections") : (var.table_name == null ? "" : var.table_name)
+  table_arn       = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
+  provisioned     = var.table.billing_mode == "PROVISIONED"
+  agent_index_arn = "${local.table_arn}/index/${var.agent_tracking.index_name}"
+  # An existing table encrypted with a KMS key reports it (AWS-owned encryption reports none). When
+  # table.kms_key_arn is omitted the roles are granted the key the table reports.
+  existing_table_kms_key_arn = var.create_table ? null : one([
+    for sse in data.aws_dynamodb_table.existing[0].server_side_encryption : sse.kms_key_arn
+    if sse.enabled && sse.kms_key_arn != null && sse.kms_key_arn != ""
+  ])
+  table_kms_key_arn = var.table.kms_key_arn != null ? var.table.kms_key_arn : local.existing_table_kms_key_arn
 }
 
 resource "aws_dynamodb_table" "this" {
@@ -79,6 +85,13 @@ data "aws_dynamodb_table" "existing" {
     postcondition {
       condition     = self.hash_key == "connectionId" && self.range_key == null || self.hash_key == "connectionId" && self.range_key == ""
       error_message = "The existing table's key must be the partition key connectionId alone (API Gateway's requestContext.connectionId); the functions delete by that key."
+    }
+
+    postcondition {
+      condition = var.table.kms_key_arn == null || alltrue([
+        for sse in self.server_side_encryption : !sse.enabled || sse.kms_key_arn == null || sse.kms_key_arn == "" || sse.kms_key_arn == var.table.kms_key_arn
+      ])
+      error_message = "table.kms_key_arn differs from the KMS key the existing table is encrypted with: the roles would be granted the wrong key. Omit table.kms_key_arn (the module then takes the table's key) or set it to the key ARN the table reports."
     }
 
     postcondition {

@@ -21,6 +21,21 @@ locals {
     SWEEP_RATE_SECONDS          = tostring(var.sweeper.rate_minutes * 60)
   })
 
+  # Lambda and API Gateway refuse descriptions over 256 characters; the table name may be 255 long.
+  disconnect_description_full = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from ${local.table_name}"
+  disconnect_description      = length(local.disconnect_description_full) <= 256 ? local.disconnect_description_full : "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from its connections table"
+
+  # IAM role names are global to the account: the same `name` deployed in two regions would collide
+  # (EntityAlreadyExists). Roles are "<function>-<region>"; a name that would pass IAM's 64 characters
+  # keeps its first characters and a hash of the whole, so it stays unique and within the limit.
+  role_names = {
+    for key, function in { disconnect = var.name, sweeper = local.sweeper_name } : key => (
+      length("${function}-${local.region}") <= 64
+      ? "${function}-${local.region}"
+      : "${substr(function, 0, 64 - length(local.region) - 10)}-${substr(sha256("${function}-${local.region}"), 0, 8)}-${local.region}"
+    )
+  }
+
   function_alarms = {
     alarm_actions      = var.alarms.alarm_actions
     ok_actions         = var.alarms.ok_actions
@@ -34,7 +49,8 @@ module "disconnect_function" {
   source = "./modules/lambda-function"
 
   function_name = var.name
-  description   = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from ${local.table_name}"
+  role_name     = local.role_names.disconnect
+  description   = local.disconnect_description
   handler       = "remediation_disconnect.handlers.disconnect"
   package       = local.package
   runtime       = var.runtime
@@ -47,6 +63,7 @@ module "disconnect_function" {
   reserved_concurrent_executions = var.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
+  detect_code_drift              = var.detect_code_drift
   log_retention_in_days          = var.log_retention_in_days
   log_kms_key_arn                = var.log_kms_key_arn
   role_path                      = var.role_path
@@ -60,6 +77,7 @@ module "sweeper_function" {
   count  = var.sweeper.enabled ? 1 : 0
 
   function_name                  = local.sweeper_name
+  role_name                      = local.role_names.sweeper
   description                    = "Remediation WebSocket: removes connections of API ${var.api_id} whose $disconnect never arrived (expired or gone)"
   handler                        = "remediation_disconnect.handlers.sweep"
   package                        = local.package
@@ -71,6 +89,7 @@ module "sweeper_function" {
   reserved_concurrent_executions = var.sweeper.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
+  detect_code_drift              = var.detect_code_drift
   log_retention_in_days          = var.log_retention_in_days
   log_kms_key_arn                = var.log_kms_key_arn
   role_path                      = var.role_path

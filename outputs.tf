@@ -53,6 +53,11 @@ output "integration_id" {
   value       = aws_apigatewayv2_integration.disconnect.id
 }
 
+output "deployment_id" {
+  description = "ID of the API deployment carrying the $disconnect route (set it as your stage's deployment_id), or null unless deployment.enabled."
+  value       = one(aws_apigatewayv2_deployment.this[*].id)
+}
+
 output "sweeper_function_name" {
   description = "Name of the sweeper Lambda function, or null when the sweeper is disabled."
   value       = one(module.sweeper_function[*].function_name)

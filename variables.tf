@@ -44,6 +44,29 @@ variable "create_route" {
   default     = true
 }
 
+variable "deployment" {
+  description = <<-EOT
+    A new or changed route reaches clients only once the API is deployed to its stage. Stages with
+    auto_deploy = true do that themselves; for a stage without it, set enabled = true: the module then
+    creates an aws_apigatewayv2_deployment, replaced (create_before_destroy) whenever the $disconnect
+    route or its integration changes or any value in triggers changes (add the ids of the routes you
+    manage elsewhere), and outputs deployment_id. Point your stage at it:
+    aws_apigatewayv2_stage.<name>.deployment_id = module.<this>.deployment_id.
+  EOT
+  type = object({
+    enabled     = optional(bool, false)
+    description = optional(string, "Remediation WebSocket $disconnect route")
+    triggers    = optional(map(string), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = length(var.deployment.description) <= 1024
+    error_message = "deployment.description must be at most 1024 characters."
+  }
+}
+
 variable "stage_name" {
   description = "Stage of the API whose @connections endpoint the sweeper probes (GetConnection). Required only when sweeper.probe_connections is true."
   type        = string
@@ -77,7 +100,7 @@ variable "table_name" {
 }
 
 variable "table" {
-  description = "Settings of the table the module creates: billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity (also used by the agentId index), point-in-time recovery, and an optional customer-managed KMS key (default: the AWS managed key aws/dynamodb). With create_table = false only kms_key_arn is used: set it to the existing table's customer-managed key so the roles may decrypt it."
+  description = "Settings of the table the module creates: billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity (also used by the agentId index), point-in-time recovery, and an optional customer-managed KMS key ARN (key ARNs only, never an alias: IAM matches keys by ARN; default: the AWS managed key aws/dynamodb). With create_table = false only kms_key_arn is used, and may be omitted: the roles are then granted the key the existing table reports; when given, it must be that key."
   type = object({
     billing_mode           = optional(string, "PAY_PER_REQUEST")
     read_capacity          = optional(number, 5)
@@ -99,8 +122,13 @@ variable "table" {
   }
 
   validation {
-    condition     = var.table.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.table.kms_key_arn))
-    error_message = "table.kms_key_arn must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.table.kms_key_arn == null || !can(regex(":alias/", coalesce(var.table.kms_key_arn, "-")))
+    error_message = "table.kms_key_arn must be the key's ARN, not an alias ARN: IAM matches kms:Decrypt against key ARNs only, so with an alias every table call of both functions would be denied. Use arn:aws:kms:<region>:<account>:key/<key id> (aws kms describe-key --key-id alias/<name> shows it)."
+  }
+
+  validation {
+    condition     = var.table.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$", coalesce(var.table.kms_key_arn, "-")))
+    error_message = "table.kms_key_arn must be a KMS key ARN: arn:<partition>:kms:<region>:<account>:key/<key id>."
   }
 }
 
@@ -169,8 +197,8 @@ variable "reserved_concurrent_executions" {
   default     = -1
 
   validation {
-    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
-    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+    condition     = (var.reserved_concurrent_executions == -1 || var.reserved_concurrent_executions >= 1) && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every invocation: no disconnect would ever be processed and every connection would stay in the table until the sweeper removes it."
   }
 }
 
@@ -191,9 +219,15 @@ variable "lambda_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.lambda_kms_key_arn))
-    error_message = "lambda_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$", coalesce(var.lambda_kms_key_arn, "-")))
+    error_message = "lambda_kms_key_arn must be a KMS key ARN, arn:<partition>:kms:<region>:<account>:key/<key id>, not an alias or alias ARN: Lambda needs the key's ARN."
   }
+}
+
+variable "detect_code_drift" {
+  description = "Warn on every plan when a function runs code that is not the module's package (changed outside Terraform). hashicorp/aws 5.51+ no longer shows such a change as a diff; this reads both functions with lambda:GetFunction during plan and reports through a check block (a warning, never a failure)."
+  type        = bool
+  default     = false
 }
 
 variable "log_level" {
@@ -230,8 +264,8 @@ variable "log_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.log_kms_key_arn))
-    error_message = "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$", coalesce(var.log_kms_key_arn, "-")))
+    error_message = "log_kms_key_arn must be a KMS key ARN, arn:<partition>:kms:<region>:<account>:key/<key id>, not an alias or alias ARN: CloudWatch Logs needs the key's ARN."
   }
 }
 
@@ -337,8 +371,8 @@ variable "sweeper" {
   }
 
   validation {
-    condition     = var.sweeper.probe_endpoint == null || can(regex("^https?://[^\\s/]+(/[^\\s]*)?$", coalesce(var.sweeper.probe_endpoint, "-")))
-    error_message = "sweeper.probe_endpoint must be an http(s) URL such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod."
+    condition     = var.sweeper.probe_endpoint == null || (can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.sweeper.probe_endpoint, "-"))) && length(coalesce(var.sweeper.probe_endpoint, "-")) <= 1024)
+    error_message = "sweeper.probe_endpoint must be an https URL of at most 1024 characters without query or fragment, such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod (the @connections API is served over TLS only; the URL goes into the sweeper's environment, which Lambda limits to 4 KB in total)."
   }
 
   validation {
@@ -352,8 +386,8 @@ variable "sweeper" {
   }
 
   validation {
-    condition     = var.sweeper.reserved_concurrent_executions >= -1 && floor(var.sweeper.reserved_concurrent_executions) == var.sweeper.reserved_concurrent_executions
-    error_message = "sweeper.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+    condition     = (var.sweeper.reserved_concurrent_executions == -1 || var.sweeper.reserved_concurrent_executions >= 1) && floor(var.sweeper.reserved_concurrent_executions) == var.sweeper.reserved_concurrent_executions
+    error_message = "sweeper.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every scheduled run: stale connections would never be removed (disable the sweeper with sweeper.enabled = false instead)."
   }
 }
 
@@ -391,8 +425,13 @@ variable "alarms" {
   }
 
   validation {
-    condition     = contains([10, 30, 60], var.alarms.period) || (var.alarms.period >= 60 && var.alarms.period % 60 == 0 && var.alarms.period <= 86400)
-    error_message = "alarms.period must be 10, 30, or a multiple of 60 seconds up to 86400."
+    condition     = var.alarms.period >= 60 && var.alarms.period % 60 == 0 && var.alarms.period <= 86400
+    error_message = "alarms.period must be a multiple of 60 seconds between 60 and 86400: AWS/Lambda publishes Errors and Throttles once a minute, so a 10 or 30 second alarm would stay INSUFFICIENT_DATA and never fire."
+  }
+
+  validation {
+    condition     = var.alarms.period * var.alarms.evaluation_periods <= (var.alarms.period < 3600 ? 86400 : 604800)
+    error_message = "alarms.period * alarms.evaluation_periods must be at most 86400 seconds (one day) for periods under an hour, and at most 604800 (seven days) otherwise: CloudWatch refuses longer evaluation ranges (PutMetricAlarm)."
   }
 
   validation {

@@ -93,6 +93,7 @@ def moto_override(endpoint: str, region: str = REGION) -> str:
         "dynamodb",
         "ec2",
         "iam",
+        "kms",
         "lambda",
         "sns",
         "sqs",

@@ -21,8 +21,60 @@ resource "aws_cloudwatch_log_group" "access" {
   retention_in_days = 30
 }
 
-# Access logging needs API Gateway's account-wide CloudWatch Logs role (aws_api_gateway_account),
-# set once per account and region.
+# Access logging needs API Gateway's CloudWatch Logs role, an ACCOUNT-WIDE setting (one per account
+# and region, shared by every API there). Most accounts already have it: then leave
+# manage_api_gateway_account false. Set it true only where this stack may own that setting.
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+resource "aws_iam_role" "api_gateway_logs" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name = "${var.name}-apigateway-logs-${var.region}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "apigateway.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+# The actions of AWS's managed policy AmazonAPIGatewayPushToCloudWatchLogs, limited to this account
+# and region's log groups (API Gateway creates its execution log groups itself).
+resource "aws_iam_role_policy" "api_gateway_logs" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name = "push-to-cloudwatch-logs"
+  role = aws_iam_role.api_gateway_logs[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid    = "WriteApiGatewayLogs"
+      Effect = "Allow"
+      Action = [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+      ]
+      Resource = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:*"
+    }]
+  })
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_logs[0].arn
+  depends_on          = [aws_iam_role_policy.api_gateway_logs]
+}
+
 resource "aws_apigatewayv2_stage" "live" {
   #checkov:skip=CKV2_AWS_51:WebSocket APIs do not support mutual TLS client certificates.
   api_id      = aws_apigatewayv2_api.remediation.id
@@ -46,11 +98,41 @@ resource "aws_apigatewayv2_stage" "live" {
       integrationError = "$context.integrationErrorMessage"
     })
   }
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+# The topic is encrypted with a customer-managed key: the AWS managed key alias/aws/sns has a key
+# policy nobody can change, and it does not let CloudWatch alarms or EventBridge use the key, so
+# their publishes to an encrypted topic would fail (SNS documentation, "Enable compatibility
+# between event sources from AWS services and encrypted topics").
+resource "aws_kms_key" "oncall" {
+  description         = "Encrypts the ${var.name}-oncall SNS topic; usable by CloudWatch alarms and EventBridge"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKey"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "AlarmsAndEventsPublishToTheTopic"
+        Effect    = "Allow"
+        Principal = { Service = ["cloudwatch.amazonaws.com", "events.amazonaws.com"] }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+      },
+    ]
+  })
 }
 
 resource "aws_sns_topic" "oncall" {
   name              = "${var.name}-oncall"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.oncall.arn
 }
 
 resource "aws_sns_topic_subscription" "oncall" {

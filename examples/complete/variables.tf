@@ -15,3 +15,9 @@ variable "oncall_email" {
   type        = string
   default     = null
 }
+
+variable "manage_api_gateway_account" {
+  description = "Create API Gateway's CloudWatch Logs role and set it for the account (aws_api_gateway_account). ACCOUNT-WIDE: it replaces the role every API of the account and region logs with; leave false where it is already set (the stage's access logs need it)."
+  type        = bool
+  default     = false
+}

@@ -6,10 +6,33 @@ provider "aws" {
   region = var.region
 }
 
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+# Stands in for the customer-managed key of the existing table. Its policy is KMS's default one: the
+# account administers the key and IAM policies decide who uses it (the module's roles get
+# kms:Decrypt on it, through DynamoDB only).
+resource "aws_kms_key" "table" {
+  description         = "Encrypts the existing connections table"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountAdministersTheKeyAndIamDecidesItsUse"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+}
+
 # Stands in for the table your platform already has (the design document's
-# RemediationWebSocketConnections), with the agentId index agent tracking needs.
+# RemediationWebSocketConnections), with the agentId index agent tracking needs. It is encrypted
+# with a customer-managed key: the module reads that key from the table and lets both roles use it
+# through DynamoDB, without table.kms_key_arn.
 resource "aws_dynamodb_table" "connections" {
-  #checkov:skip=CKV_AWS_119:Stands in for an existing table; encrypted with the AWS managed key.
   #checkov:skip=CKV2_AWS_16:On-demand table: no autoscaling needed.
   name         = "RemediationWebSocketConnections"
   billing_mode = "PAY_PER_REQUEST"
@@ -42,7 +65,8 @@ resource "aws_dynamodb_table" "connections" {
   }
 
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = aws_kms_key.table.arn
   }
 }
 

@@ -12,3 +12,8 @@ output "iam_policies" {
   description = "The functions' inline policies, scoped to the existing table."
   value       = module.remediation_disconnect.iam_policies
 }
+
+output "table_kms_key_arn" {
+  description = "The customer-managed key of the existing table (the roles may decrypt it via DynamoDB)."
+  value       = aws_kms_key.table.arn
+}

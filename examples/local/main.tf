@@ -68,6 +68,10 @@ module "remediation_disconnect" {
     probe_connections = true
   }
 
+  # Warn on plan when the deployed code is not the package (the end-to-end tests change it behind
+  # Terraform's back to prove it).
+  detect_code_drift = true
+
   create_dashboard = true
   tags             = { Example = "local", Purpose = "demo" }
 }

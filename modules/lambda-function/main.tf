@@ -48,7 +48,7 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_iam_role" "this" {
-  name                 = var.function_name
+  name                 = coalesce(var.role_name, var.function_name)
   description          = "Execution role of Lambda function ${var.function_name}"
   path                 = var.role_path
   permissions_boundary = var.role_permissions_boundary
@@ -105,6 +105,26 @@ resource "aws_lambda_function" "this" {
       condition     = var.package.current
       error_message = "The function package function/dist/remediation_disconnect.zip does not match the sources in function/src (or the zip was edited by hand). Run `make package` in the module's repository and commit function/dist/."
     }
+  }
+}
+
+# Code changed outside Terraform (console, CLI, another pipeline). Since hashicorp/aws 5.51
+# `source_code_hash` is compared only with its own previous value, so a plan no longer shows such a
+# change; the `code_sha256` argument that would is in hashicorp/aws 6.x only, above this module's
+# floor. With detect_code_drift, every plan reads the deployed CodeSha256 (Lambda computes it as
+# filebase64sha256 does) and warns, without failing, when it is not the committed package. The data
+# source's attribute is `source_code_hash` in every supported provider (in 5.51+ a deprecated alias
+# of its `code_sha256`). It depends on the function, so it is read only once that exists.
+data "aws_lambda_function" "deployed" {
+  count = var.detect_code_drift ? 1 : 0
+
+  function_name = aws_lambda_function.this.function_name
+}
+
+check "deployed_code_is_the_package" {
+  assert {
+    condition     = alltrue([for deployed in data.aws_lambda_function.deployed : deployed.source_code_hash == var.package.source_code_hash])
+    error_message = "Lambda function ${var.function_name} runs code that is not the module's package (its CodeSha256 is not ${var.package.source_code_hash}): it was changed outside Terraform. Redeploy the package with terraform apply -replace on this function."
   }
 }
 

@@ -41,6 +41,7 @@ output "alarm_arns" {
 output "configuration" {
   description = "The function's settings as configured (runtime, handler, sizing, tracing, environment, role path and boundary, log retention), for callers' checks and tests."
   value = {
+    description                    = aws_lambda_function.this.description
     runtime                        = aws_lambda_function.this.runtime
     handler                        = aws_lambda_function.this.handler
     memory_size                    = aws_lambda_function.this.memory_size

@@ -13,9 +13,14 @@ variable "function_name" {
 }
 
 variable "description" {
-  description = "Description of the function."
+  description = "Description of the function (Lambda accepts at most 256 characters)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = length(var.description) <= 256
+    error_message = "description must be at most 256 characters: Lambda's CreateFunction refuses longer ones."
+  }
 }
 
 variable "handler" {
@@ -65,6 +70,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "detect_code_drift" {
+  description = "Read the deployed function on every plan (lambda:GetFunction) and warn when its code is not the package."
+  type        = bool
+  default     = false
+}
+
 variable "environment" {
   description = "Environment variables of the function."
   type        = map(string)
@@ -95,6 +106,17 @@ variable "log_kms_key_arn" {
   description = "KMS key to encrypt the log group; null for CloudWatch Logs' default encryption."
   type        = string
   default     = null
+}
+
+variable "role_name" {
+  description = "Name of the IAM execution role; null names it after the function. IAM role names are global to the account, so a caller deploying the same function name in several regions must make this unique per region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", coalesce(var.role_name, "-")))
+    error_message = "role_name must be 1-64 letters, digits or + = , . @ _ - (IAM's limit)."
+  }
 }
 
 variable "role_path" {

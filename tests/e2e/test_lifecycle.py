@@ -120,7 +120,8 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
             document = json.loads(document)
         return {s["Sid"]: (s["Action"], s["Resource"]) for s in document["Statement"]}
 
-    disconnect = statements(out["function_name"])
+    # Roles are named "<function>-<region>": IAM names are global to the account.
+    disconnect = statements(f"{out['function_name']}-{REGION}")
     assert disconnect["DeleteClosedConnection"] == (["dynamodb:DeleteItem"], [table_arn])
     assert disconnect["FindOtherAgentConnections"] == (["dynamodb:Query"], [f"{table_arn}/index/agentId-index"])
     assert disconnect["AnnounceAgentOffline"] == (["events:PutEvents"], [out["offline_event"]["event_bus_arn"]])
@@ -130,9 +131,9 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
         "FindOtherAgentConnections",
         "AnnounceAgentOffline",
     }
-    assert iam.list_attached_role_policies(RoleName=out["function_name"])["AttachedPolicies"] == []
+    assert iam.list_attached_role_policies(RoleName=f"{out['function_name']}-{REGION}")["AttachedPolicies"] == []
 
-    sweeper = statements(out["sweeper_function_name"])
+    sweeper = statements(f"{out['sweeper_function_name']}-{REGION}")
     assert sweeper["RemoveStaleConnections"] == (
         ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
         [table_arn],

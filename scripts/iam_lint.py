@@ -1,0 +1,112 @@
+"""Lint the module's rendered IAM policies with parliament, for every feature combination the
+Terraform tests apply.
+
+`make iam-lint` runs the root module's `terraform test` suite (mock provider) with `-json -verbose`,
+which prints the state after each run; every `iam_policies` output found there (one document per
+function and run) is checked by parliament (action names, resource ARN formats per action, condition
+keys). Any finding fails, and so does finding no policy at all.
+
+    python scripts/iam_lint.py            # run the suite, lint every rendered policy
+    python scripts/iam_lint.py FILE.json  # lint policy documents given as files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Tuple
+
+from parliament import analyze_policy_string  # type: ignore[import-untyped]  # ships no type hints
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lint_policy(document: str) -> List[str]:
+    """parliament's findings for one policy document, as "ISSUE: detail" strings (empty: clean)."""
+    policy = analyze_policy_string(document)
+    findings: List[Any] = policy.findings
+    return [f"{finding.issue}: {json.dumps(finding.detail, default=str)}" for finding in findings]
+
+
+def _outputs_in(message: Dict[str, Any]) -> Dict[str, Any]:
+    """Output values of a run from a `terraform test -json -verbose` message: the state after an apply
+    run, the planned values after a plan run (unknown values are absent there)."""
+    if "test_state" in message:
+        outputs = message["test_state"].get("outputs") or {}
+    elif "test_plan" in message:
+        outputs = (message["test_plan"].get("planned_values") or {}).get("outputs") or {}
+    else:
+        return {}
+    return {name: out.get("value") for name, out in outputs.items() if isinstance(out, dict)}
+
+
+def policies_from_test_log(lines: Iterable[str]) -> Iterator[Tuple[str, str, str]]:
+    """(run, function, policy JSON) for every known iam_policies value in a `terraform test -json -verbose` log."""
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        policies = _outputs_in(message).get("iam_policies")
+        if not isinstance(policies, dict):
+            continue  # unknown at plan time, or the run failed before outputs existed
+        run = f"{message.get('@testfile', '?')}/{message.get('@testrun', '?')}"
+        for function, document in sorted(policies.items()):
+            if isinstance(document, str):
+                yield run, function, document
+
+
+def run_test_suite() -> List[str]:
+    """The root module's terraform test suite with the state of every run printed as JSON."""
+    subprocess.run(
+        ["terraform", f"-chdir={ROOT}", "init", "-backend=false", "-input=false", "-no-color"],
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.run(
+        ["terraform", f"-chdir={ROOT}", "test", "-json", "-verbose", "-no-color"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit(f"iam-lint: terraform test failed (exit {proc.returncode})")
+    return proc.stdout.splitlines()
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", type=Path, help="policy documents to lint instead of the test suite's")
+    args = parser.parse_args(argv)
+
+    if args.files:
+        documents = [(str(path), "-", path.read_text()) for path in args.files]
+    else:
+        documents = list(policies_from_test_log(run_test_suite()))
+    if not documents:
+        print("iam-lint: no rendered IAM policy found", file=sys.stderr)
+        return 1
+
+    distinct = {document for _, _, document in documents}
+    failures = 0
+    for run, function, document in documents:
+        for finding in lint_policy(document):
+            failures += 1
+            print(f"{run} [{function}] {finding}")
+    sids = sorted(
+        {statement.get("Sid", "?") for document in distinct for statement in json.loads(document)["Statement"]}
+    )
+    print(
+        f"iam-lint: {len(documents)} rendered policies ({len(distinct)} distinct) from "
+        f"{len({run for run, _, _ in documents})} runs, statements {', '.join(sids)}: "
+        f"{failures} parliament finding(s)"
+    )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,75 @@
+# Issue 9, finding 6: on a stage without auto_deploy the route is live only after a deployment.
+# moto implements no CreateDeployment, so this is proven with the mock provider only.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  api_id  = "a1b2c3d4e5"
+  runtime = "python3.8"
+}
+
+run "no_deployment_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_apigatewayv2_deployment.this) == 0 && output.deployment_id == null
+    error_message = "Stages with auto_deploy need no deployment from the module."
+  }
+}
+
+run "deployment_carries_the_route" {
+  variables {
+    deployment = { enabled = true, triggers = { connect_route = "r-connect-1" } }
+  }
+
+  assert {
+    condition     = output.deployment_id == aws_apigatewayv2_deployment.this[0].id && aws_apigatewayv2_deployment.this[0].api_id == "a1b2c3d4e5"
+    error_message = "The deployment is created on the API and its id is output for the stage."
+  }
+
+  assert {
+    condition = aws_apigatewayv2_deployment.this[0].triggers.redeployment == sha1(jsonencode([
+      aws_apigatewayv2_integration.disconnect.id,
+      aws_apigatewayv2_integration.disconnect.integration_uri,
+      aws_apigatewayv2_route.disconnect[0].id,
+      aws_apigatewayv2_route.disconnect[0].target,
+      "connect_route=r-connect-1",
+    ]))
+    error_message = "The deployment is redeployed when the route, the integration or a caller's trigger changes."
+  }
+}
+
+run "caller_trigger_change_redeploys" {
+  variables {
+    deployment = { enabled = true, triggers = { connect_route = "r-connect-2" } }
+  }
+
+  # triggers forces a new deployment (a replacement, created before the old one is destroyed).
+  assert {
+    condition = aws_apigatewayv2_deployment.this[0].triggers.redeployment == sha1(jsonencode([
+      aws_apigatewayv2_integration.disconnect.id,
+      aws_apigatewayv2_integration.disconnect.integration_uri,
+      aws_apigatewayv2_route.disconnect[0].id,
+      aws_apigatewayv2_route.disconnect[0].target,
+      "connect_route=r-connect-2",
+    ]))
+    error_message = "A changed caller trigger changes the deployment's trigger, so the API is redeployed."
+  }
+}
+
+run "deployment_without_the_modules_route" {
+  variables {
+    create_route = false
+    deployment   = { enabled = true }
+  }
+
+  assert {
+    condition = aws_apigatewayv2_deployment.this[0].triggers.redeployment == sha1(jsonencode([
+      aws_apigatewayv2_integration.disconnect.id,
+      aws_apigatewayv2_integration.disconnect.integration_uri,
+    ]))
+    error_message = "With the route managed elsewhere, the integration still triggers a redeployment."
+  }
+}
