@@ -47,7 +47,7 @@ tools: ## Install the whole toolchain into .tools/
 	$(PYTHON) scripts/bootstrap.py
 
 tools-core:
-	$(PYTHON) scripts/bootstrap.py venv terraform provider
+	$(PYTHON) scripts/bootstrap.py venv terraform provider lambda-runtime
 
 lint: fmt-check validate tflint checkov python-lint docs-check ## Static checks
 
