@@ -222,14 +222,21 @@ class LambdaRuntime:
         return Invocation(request_id, payload, error, parse_report(report_line), report_line, logs, lines)
 
     def _lines_of(self, request_id: str, deadline: float) -> List[str]:
-        """The lines from `START RequestId: <id>` to its REPORT line (waits for the REPORT line)."""
+        """The lines from `START RequestId: <id>` to its REPORT line (or the emulator's "Invoke failed")."""
         with self._cond:
             while True:
                 start = next(
                     (i for i, line in enumerate(self.lines) if line.startswith(f"START RequestId: {request_id}")), None
                 )
                 end = next(
-                    (i for i, line in enumerate(self.lines) if line.startswith(f"REPORT RequestId: {request_id}")), None
+                    (
+                        i
+                        for i, line in enumerate(self.lines)
+                        if line.startswith(f"REPORT RequestId: {request_id}")
+                        # A failed init ends the request without a REPORT line.
+                        or ("Invoke failed" in line and f"InvokeID={request_id}" in line)
+                    ),
+                    None,
                 )
                 if start is not None and end is not None:
                     return self.lines[start : end + 1]

@@ -114,7 +114,14 @@ class Gateway:
 
     async def _serve(self) -> Server:
         server: Server = await serve(
-            self._handler, "127.0.0.1", 0, process_request=self._handshake, ping_interval=None, compression=None
+            self._handler,
+            "127.0.0.1",
+            0,
+            process_request=self._handshake,
+            ping_interval=None,
+            compression=None,
+            # The $connect integration may take up to API Gateway's 29 s integration timeout.
+            open_timeout=35,
         )
         return server
 
