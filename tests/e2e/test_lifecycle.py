@@ -472,7 +472,7 @@ def test_destroy_leaves_nothing(local_stack: Dict[str, Any]) -> None:
 _INIT_LOCK = threading.Lock()
 
 
-def _lifecycle(example: str, workdir: Path) -> Dict[str, Any]:
+def _lifecycle(example: str, workdir: Path, ready: threading.Barrier) -> Dict[str, Any]:
     """apply -> plan (no changes) -> destroy of one example on its own moto server."""
     tree = copy_tree(workdir)
     directory = tree / "examples" / example
@@ -493,8 +493,11 @@ def _lifecycle(example: str, workdir: Path) -> Dict[str, Any]:
                 Code={"ZipFile": PACKAGE_ZIP.read_bytes()},
             )["FunctionArn"]
         terraform = Terraform(directory, variables)
-        with _INIT_LOCK:  # Terraform's plugin cache is not safe for concurrent inits
+        # `init` rewrites the provider in the shared plugin cache: one at a time, and no apply may verify
+        # the cached provider while another init rewrites it, so every example inits before any applies.
+        with _INIT_LOCK:
             terraform.init()
+        ready.wait(timeout=300)
         terraform.apply()
         try:
             plan = terraform.plan_exit_code()
@@ -511,8 +514,9 @@ def _lifecycle(example: str, workdir: Path) -> Dict[str, Any]:
 
 def test_every_other_example_applies_converges_and_destroys(tmp_path: Path) -> None:
     examples = ["complete", "existing-table"]
+    ready = threading.Barrier(len(examples))
     with ThreadPoolExecutor(max_workers=len(examples)) as pool:
-        results = dict(zip(examples, pool.map(lambda e: _lifecycle(e, tmp_path / e), examples)))
+        results = dict(zip(examples, pool.map(lambda e: _lifecycle(e, tmp_path / e, ready), examples)))
     for example, result in results.items():
         assert result["plan"] == 0, f"{example}: plan after apply is not empty:\n{result['plan_output']}"
         assert result["left"] == [], f"{example}: left behind {result['left']}"
