@@ -124,7 +124,7 @@ def run_story(stack: Stack, endpoint: str) -> None:
         reason = next(
             log.get("reason") for log in refused.invocation.logs if log.get("message") == "connection refused"
         )
-        print(f"  $connect    (no clientType)            -> handshake rejected: HTTP {exc.status}; log: {reason!r}")
+        print(f"  $connect    {'(no clientType)':<24} -> handshake rejected: HTTP {exc.status}; log: {reason!r}")
     show_table("Connections table", scan_table(out["table_name"], endpoint))
 
     banner("4. Connections close: normal, TCP cut, $disconnect dropped, reconnect before a late $disconnect")
@@ -167,7 +167,7 @@ def run_story(stack: Stack, endpoint: str) -> None:
     for log in sweep.logs:
         if log.get("message") == "stale connection removed":
             print(f"  removed {NAMES.get(log['connectionId'], '?'):<24} reason: {log['reason']}")
-    print(f"  {report(sweep)}")
+    print(f"  the runtime's own line: {sweep.report_line.strip()}")
     show_table("Connections table after the sweep", scan_table(out["table_name"], endpoint))
 
     banner("6. Agent-offline events on EventBridge (routed to the demo's SQS queue)")
