@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import os
 import time
@@ -29,10 +30,20 @@ class Route(NamedTuple):
     authorizer_id: Optional[str]
 
 
+class Authorizer(NamedTuple):
+    """A REQUEST authorizer: its Lambda and the identity sources that must be present."""
+
+    authorizer_id: str
+    function_name: str
+    identity_sources: List[str]
+
+
 class Routes(NamedTuple):
     api_id: str
     selection_expression: str
     routes: Dict[str, Route]
+    authorizers: Dict[str, Authorizer]
+    account: str
 
     @classmethod
     def load(cls, api_id: str, endpoint: str, region: str = REGION) -> Routes:
@@ -42,6 +53,7 @@ class Routes(NamedTuple):
             raise GatewaySetupError(f"API {api_id} is not a WebSocket API")
         integrations = {item["IntegrationId"]: item for item in api.get_integrations(ApiId=api_id)["Items"]}
         routes: Dict[str, Route] = {}
+        authorizers: Dict[str, Authorizer] = {}
         for item in api.get_routes(ApiId=api_id)["Items"]:
             target = item.get("Target", "")
             if not target.startswith("integrations/"):
@@ -52,8 +64,16 @@ class Routes(NamedTuple):
             if integration.get("IntegrationType") != "AWS_PROXY":
                 raise GatewaySetupError(f"route {item['RouteKey']}: only Lambda proxy integrations are served")
             authorizer = item.get("AuthorizerId") if item.get("AuthorizationType") == "CUSTOM" else None
+            if authorizer is not None and authorizer not in authorizers:
+                found = api.get_authorizer(ApiId=api_id, AuthorizerId=authorizer)
+                if found.get("AuthorizerType") != "REQUEST":
+                    raise GatewaySetupError(f"authorizer {authorizer}: only Lambda REQUEST authorizers are served")
+                sources = found.get("IdentitySource") or []
+                authorizers[authorizer] = Authorizer(authorizer, function_name(found["AuthorizerUri"]), list(sources))
             routes[item["RouteKey"]] = Route(item["RouteKey"], function_name(integration["IntegrationUri"]), authorizer)
-        return cls(api_id, described.get("RouteSelectionExpression", "$request.body.action"), routes)
+        account = client("sts", endpoint, region).get_caller_identity()["Account"]
+        selection = described.get("RouteSelectionExpression", "$request.body.action")
+        return cls(api_id, selection, routes, authorizers, account)
 
     def for_message(self, body: str) -> Optional[Route]:
         """Route selection: `$request.body.<field>` of a JSON message, else `$default`."""
@@ -150,6 +170,52 @@ def connect_event(info: ConnectionInfo, api_id: str, stage: str, region: str = R
         event["queryStringParameters"] = {key: values[-1] for key, values in info.query.items()}
         event["multiValueQueryStringParameters"] = {key: list(values) for key, values in info.query.items()}
     return event
+
+
+def authorizer_event(info: ConnectionInfo, routes: Routes, stage: str, region: str = REGION) -> Dict[str, Any]:
+    """What a Lambda REQUEST authorizer of a WebSocket API's `$connect` receives."""
+    event = connect_event(info, routes.api_id, stage, region)
+    event["type"] = "REQUEST"
+    event["methodArn"] = f"arn:aws:execute-api:{region}:{routes.account}:{routes.api_id}/{stage}/$connect"
+    event["stageVariables"] = {}
+    return event
+
+
+def identity_present(source: str, info: ConnectionInfo) -> bool:
+    """route.request.header.<name> / route.request.querystring.<name>: is it in the request?"""
+    if source.startswith("route.request.header."):
+        name = source[len("route.request.header.") :].lower()
+        return any(key.lower() == name and value for key, value in info.headers.items())
+    if source.startswith("route.request.querystring."):
+        return bool(info.query.get(source[len("route.request.querystring.") :]))
+    return False
+
+
+def authorizer_verdict(payload: Any, method_arn: str) -> Optional[Dict[str, Any]]:
+    """The context to pass on (with principalId) if the policy allows `method_arn`, else None."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("policyDocument"), dict):
+        return None
+    statements = payload["policyDocument"].get("Statement") or []
+    allowed = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action")
+        resources = statement.get("Resource")
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = resources if isinstance(resources, list) else [resources]
+        if not any(action in ("execute-api:Invoke", "execute-api:*", "*") for action in actions):
+            continue
+        if not any(isinstance(r, str) and fnmatch.fnmatchcase(method_arn, r) for r in resources):
+            continue
+        if statement.get("Effect") == "Deny":
+            return None
+        allowed = allowed or statement.get("Effect") == "Allow"
+    if not allowed:
+        return None
+    context = payload.get("context")
+    values: Dict[str, Any] = context if isinstance(context, dict) else {}
+    # API Gateway passes context values on as strings (numbers and booleans are stringified).
+    passed = {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+    return {**passed, "principalId": str(payload.get("principalId"))}
 
 
 def message_event(

@@ -2,8 +2,10 @@
 
 Real WebSocket clients connect to ws://127.0.0.1:<port>/<stage>. The gateway reads the API's routes and
 Lambda integrations back from the emulated control plane (scripts/ws_events.py) and, like API Gateway:
-- on a handshake, assigns a connectionId and invokes the `$connect` integration; a non-2xx answer (or
-  a failed invocation: 500) rejects the handshake with that status, and the client never connects;
+- on a handshake, assigns a connectionId, runs the `$connect` route's Lambda REQUEST authorizer if it
+  has one (401 without its identity sources or on "Unauthorized", 403 unless its policy allows the
+  route; its context reaches every later event), then invokes the `$connect` integration; a non-2xx
+  answer (or a failed invocation: 500) rejects the handshake with that status;
 - on a message, invokes the route chosen by the route selection expression (else `$default`);
 - on a close, invokes `$disconnect` with disconnectStatusCode / disconnectReason from the client's close
   frame (1005 without a code), 1006 when the TCP connection was cut, 1001 "Going away" when the gateway
@@ -33,8 +35,11 @@ from scripts.ws_connections_api import ConnectionsApi, iso
 from scripts.ws_events import (
     ConnectionInfo,
     Routes,
+    authorizer_event,
+    authorizer_verdict,
     connect_event,
     disconnect_event,
+    identity_present,
     message_event,
     new_connection_id,
     status_of,
@@ -100,12 +105,6 @@ class Gateway:
         return f"ws://127.0.0.1:{self.port}/{self.stage}"
 
     def start(self) -> Gateway:
-        for key, route in self.routes.routes.items():
-            if route.authorizer_id is not None:
-                raise RuntimeError(
-                    f"route {key} uses authorizer {route.authorizer_id}: this local gateway does not run authorizers"
-                    " (use query-string identity on a demo stack, as examples/local does)"
-                )
         self._thread.start()
         self._server = self._call(self._serve())
         self.port = int(self._server.sockets[0].getsockname()[1])
@@ -167,6 +166,11 @@ class Gateway:
             authorizer=None,
         )
         route = self.routes.routes.get("$connect")
+        if route is not None and route.authorizer_id is not None:
+            refused = await asyncio.to_thread(self._authorize, route.authorizer_id, info)
+            if isinstance(refused, int):
+                return ws.respond(refused, {401: "Unauthorized\n", 403: "Forbidden\n"}.get(refused, "Error\n"))
+            info = refused
         if route is not None:
             event = connect_event(info, self.routes.api_id, self.stage, self.region)
             record = await asyncio.to_thread(self._deliver, "$connect", route.function_name, event, info.connection_id)
@@ -176,6 +180,25 @@ class Gateway:
                 )
         self._pending[id(ws)] = info
         return None
+
+    def _authorize(self, authorizer_id: str, info: ConnectionInfo) -> Any:
+        """Run the route's REQUEST authorizer: the connection with its context, or the HTTP status to refuse."""
+        authorizer = self.routes.authorizers[authorizer_id]
+        if not all(identity_present(source, info) for source in authorizer.identity_sources):
+            return 401  # API Gateway does not even call the authorizer
+        event = authorizer_event(info, self.routes, self.stage, self.region)
+        invocation = self.invoke(authorizer.function_name, event)
+        error = getattr(invocation, "error", None)
+        context = None if error else authorizer_verdict(getattr(invocation, "payload", None), event["methodArn"])
+        if error:
+            status = 401 if error.get("errorMessage") == "Unauthorized" else 500
+        else:
+            status = 200 if context is not None else 403
+        with self._lock:
+            self.records.append(
+                Record("$connect authorizer", info.connection_id, status, "delivered", invocation, event)
+            )
+        return info._replace(authorizer=context) if context is not None else status
 
     async def _handler(self, ws: ServerConnection) -> None:
         info = self._pending.pop(id(ws))

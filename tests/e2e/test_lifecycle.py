@@ -445,6 +445,98 @@ def test_a_module_missing_from_the_zip_fails_the_live_path(local_stack: Dict[str
     assert "remediation_disconnect.contract" in error["errorMessage"]
 
 
+AUTHORIZER_SOURCE = """
+def handler(event, context):
+    if event["headers"].get("Authorization") != "Bearer agent-07-token":
+        raise Exception("Unauthorized")
+    statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+    return {
+        "principalId": "agent-07",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        "context": {"clientType": "agent", "agentId": "agent-07"},
+    }
+"""
+
+
+def test_identity_from_a_request_authorizer_wins_over_the_query_string(
+    local_stack: Dict[str, Any], live: Stack, tmp_path: Path
+) -> None:
+    """examples/complete's shape: $connect behind a Lambda REQUEST authorizer, run by AWS's runtime too."""
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    authz_zip = tmp_path / "authz.zip"
+    with zipfile.ZipFile(authz_zip, "w") as archive:
+        archive.writestr("authz.py", AUTHORIZER_SOURCE)
+    lam, api = client("lambda", endpoint), client("apigatewayv2", endpoint)
+    role = client("iam", endpoint).create_role(RoleName="authz-e2e", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    authz_arn = lam.create_function(
+        FunctionName="authz-e2e",
+        Runtime="python3.8",
+        Role=role,
+        Handler="authz.handler",
+        Code={"ZipFile": authz_zip.read_bytes()},
+        Timeout=5,
+    )["FunctionArn"]
+
+    def uri(arn: str) -> str:
+        return f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+    api_id = api.create_api(
+        Name="authz-e2e", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    authorizer_id = api.create_authorizer(
+        ApiId=api_id,
+        AuthorizerType="REQUEST",
+        AuthorizerUri=uri(authz_arn),
+        Name="authz-e2e",
+        IdentitySource=["route.request.header.Authorization"],
+    )["AuthorizerId"]
+    for key, name in (("$connect", out["connect_function_name"]), ("$disconnect", out["function_name"])):
+        arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        integration = api.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri(arn))
+        extra = {"AuthorizationType": "CUSTOM", "AuthorizerId": authorizer_id} if key == "$connect" else {}
+        api.create_route(ApiId=api_id, RouteKey=key, Target=f"integrations/{integration['IntegrationId']}", **extra)
+
+    with LambdaRuntime("authz-e2e", endpoint, tmp_path, zip_path=authz_zip) as authz:
+
+        def invoke(name: str, event: Dict[str, Any]) -> Any:
+            return authz.invoke(event) if name == "authz-e2e" else live.invoke(name, event)
+
+        gateway = Gateway(Routes.load(api_id, endpoint), "live", invoke).start()
+        try:
+            url = f"{gateway.url}?clientType=dashboard&agentId=spoofed"
+            for headers, status in (({}, 401), ({"Authorization": "Bearer wrong"}, 401)):
+                with pytest.raises(websockets.exceptions.InvalidStatus) as rejected:
+                    websockets.sync.client.connect(url, additional_headers=headers, open_timeout=60)
+                assert rejected.value.response.status_code == status
+            # Without the header the authorizer is not even called; with a wrong token it says Unauthorized.
+            assert [(r.route_key, r.status) for r in gateway.records] == [("$connect authorizer", 401)]
+            with websockets.sync.client.connect(
+                url, additional_headers={"Authorization": "Bearer agent-07-token"}, open_timeout=60
+            ) as ws:
+                deadline = time.monotonic() + 30
+                while not gateway.live_ids() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                [cid] = gateway.live_ids()
+                [item] = [i for i in scan_table(out["table_name"], endpoint) if i["connectionId"] == cid]
+                assert (item["clientType"], item["agentId"]) == ("agent", "agent-07")
+                connect_record = [r for r in gateway.records if r.route_key == "$connect"][-1]
+                assert connect_record.event["requestContext"]["authorizer"] == {
+                    "clientType": "agent",
+                    "agentId": "agent-07",
+                    "principalId": "agent-07",
+                }
+                assert _log(connect_record.invocation, "connection registered")["identitySource"] == "authorizer"
+                assert authz.lines
+                assert any(line.startswith("REPORT RequestId:") for line in authz.lines)
+                ws.close(1000)
+            record = gateway.wait_closed(cid)
+            assert record.event["requestContext"]["authorizer"]["agentId"] == "agent-07"
+            assert record.invocation.payload == {"statusCode": 200, "body": "disconnected"}
+        finally:
+            gateway.stop()
+            client("apigatewayv2", endpoint).delete_api(ApiId=api_id)
+
+
 def test_second_tree_rebuilds_the_same_zip_and_plans_no_changes(local_stack: Dict[str, Any], tmp_path: Path) -> None:
     """Apply from one checkout, plan from another that rebuilt the package: no diff anywhere."""
     terraform: Terraform = local_stack["terraform"]
