@@ -201,9 +201,21 @@ def test_a_write_failure_fails_the_invocation_and_is_logged(aws: None, logs: Log
     assert line["ConnectErrors"] == 1
 
 
-def test_bad_key_configuration_names_the_variable(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONNECT_AGENT_ID_KEY", "agent id")
-    with pytest.raises(ConfigError, match="CONNECT_AGENT_ID_KEY"):
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"CONNECT_AGENT_ID_KEY": "agent id"}, "CONNECT_AGENT_ID_KEY"),
+        ({"CONNECT_CLIENT_TYPE_KEY": "client/type"}, "CONNECT_CLIENT_TYPE_KEY"),
+        ({"CONNECT_CLIENT_TYPE_KEY": "sub", "CONNECT_AGENT_ID_KEY": "sub"}, "CONNECT_CLIENT_TYPE_KEY and"),
+        ({"CONNECT_QUERY_STRING_IDENTITY": "yes"}, "CONNECT_QUERY_STRING_IDENTITY"),
+    ],
+)
+def test_bad_configuration_names_the_variable(
+    table: Table, monkeypatch: pytest.MonkeyPatch, variables: Dict[str, str], named: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=named):
         handlers.connect(connect_event(authorizer={"clientType": "agent", "agentId": "a"}))
     assert table.items() == {}
 

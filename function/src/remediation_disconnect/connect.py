@@ -9,17 +9,18 @@ handler answers 403 and API Gateway rejects the WebSocket handshake; nothing is 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Protocol, Tuple
 
 from . import contract
-from .config import _bool, _text
+from .config import ConfigError, _bool, _text
 from .events import _CONNECTION_ID, MAX_CONNECTION_ID_LENGTH, InvalidEvent, _integer
 from .events import _text as _event_text
 
 OK = {"statusCode": 200, "body": "connected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $connect event"}
 FORBIDDEN = {"statusCode": 403, "body": "connection refused: no usable identity"}
-_KEY = "^[A-Za-z0-9_.:-]{1,128}$"
+_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class PutItemClient(Protocol):
@@ -47,19 +48,18 @@ class ConnectEvent(NamedTuple):
 
 
 def load_settings(env: Mapping[str, str]) -> ConnectSettings:
-    import re  # noqa: PLC0415 - only the $connect path validates key names
-
-    from .config import ConfigError  # noqa: PLC0415
-
+    """The identity settings of the `$connect` function; a ConfigError names the variable at fault."""
     keys = {}
     for name, default in (
         ("CONNECT_CLIENT_TYPE_KEY", contract.CLIENT_TYPE),
         ("CONNECT_AGENT_ID_KEY", contract.AGENT_ID),
     ):
         value = _text(env, name, default) or default
-        if not re.match(_KEY, value):
+        if not _KEY.fullmatch(value):
             raise ConfigError(f"{name} must be 1-128 letters, digits, '_', '.', ':' or '-', got {value[:64]!r}")
         keys[name] = value
+    if keys["CONNECT_CLIENT_TYPE_KEY"] == keys["CONNECT_AGENT_ID_KEY"]:
+        raise ConfigError("CONNECT_CLIENT_TYPE_KEY and CONNECT_AGENT_ID_KEY must name two different keys")
     return ConnectSettings(
         client_type_key=keys["CONNECT_CLIENT_TYPE_KEY"],
         agent_id_key=keys["CONNECT_AGENT_ID_KEY"],
