@@ -90,6 +90,20 @@ run "enabled_behind_an_authorizer" {
   }
 }
 
+run "dashboard_shows_the_writer" {
+  command = plan
+
+  variables {
+    connect          = { enabled = true, authorizer_id = "abc123" }
+    create_dashboard = true
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[5].properties.metrics, ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-connect"]) && contains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[5].properties.metrics, ["Remediation/WebSocket", "RefusedConnects"])
+    error_message = "With the writer enabled, the dashboard's Errors widget shows its Lambda errors and refused connections."
+  }
+}
+
 run "demo_identity_keys_and_table_key" {
   variables {
     connect = {
