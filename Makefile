@@ -29,7 +29,7 @@ PY_DIRS := function scripts tests bench
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-demo: tools-core ## Offline demo: moto server, apply examples/local, agents connect/disconnect, sweep, destroy
+demo: tools-core ## Offline demo: apply examples/local on moto, real WebSocket clients via a local gateway, AWS's Lambda runtime, sweep, destroy
 	$(PY) scripts/demo.py
 
 test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, end-to-end
@@ -50,7 +50,7 @@ tools: ## Install the whole toolchain into .tools/
 	$(PYTHON) scripts/bootstrap.py
 
 tools-core:
-	$(PYTHON) scripts/bootstrap.py venv terraform provider
+	$(PYTHON) scripts/bootstrap.py venv terraform provider lambda-runtime
 
 lint: fmt-check validate tflint checkov python-lint docs-check ## Static checks
 
@@ -107,7 +107,7 @@ compat: ## Every argument used exists in hashicorp/aws 6.69.1
 	$(PY) scripts/schema_compat.py $(TF_DIRS)
 	$(PY) -m pytest tests/compat -q
 
-e2e: ## pytest: apply -> no-change plan -> destroy of examples/local on moto server; deployed code
+e2e: ## pytest: apply -> live WebSocket lifecycle under AWS's Lambda runtime -> no-change plan -> destroy
 	$(PY) -m pytest tests/e2e -q -s
 
 bench: tools-core ## Benchmarks against the seed handler (see BENCHMARKS.md)

@@ -1,11 +1,6 @@
-locals {
-  # Kept within 256 characters, like the function's description (the table name may be 255 long).
-  integration_description_full = "Lambda ${var.name}: removes the closed connection from ${local.table_name}"
-}
-
 resource "aws_apigatewayv2_integration" "disconnect" {
   api_id             = var.api_id
-  description        = length(local.integration_description_full) <= 256 ? local.integration_description_full : "Lambda ${var.name}: removes the closed connection from the connections table"
+  description        = local.descriptions.disconnect_integration
   integration_type   = "AWS_PROXY"
   integration_method = "POST"
   integration_uri    = module.disconnect_function.invoke_arn
@@ -39,6 +34,11 @@ locals {
     [aws_apigatewayv2_integration.disconnect.id, aws_apigatewayv2_integration.disconnect.integration_uri],
     aws_apigatewayv2_route.disconnect[*].id,
     aws_apigatewayv2_route.disconnect[*].target,
+    aws_apigatewayv2_integration.connect[*].id,
+    aws_apigatewayv2_integration.connect[*].integration_uri,
+    aws_apigatewayv2_route.connect[*].id,
+    aws_apigatewayv2_route.connect[*].target,
+    aws_apigatewayv2_route.connect[*].authorizer_id,
     [for key in sort(keys(var.deployment.triggers)) : "${key}=${var.deployment.triggers[key]}"],
   )
 }
@@ -57,5 +57,5 @@ resource "aws_apigatewayv2_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_apigatewayv2_route.disconnect, aws_lambda_permission.disconnect]
+  depends_on = [aws_apigatewayv2_route.disconnect, aws_lambda_permission.disconnect, aws_apigatewayv2_route.connect, aws_lambda_permission.connect]
 }

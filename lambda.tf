@@ -21,15 +21,22 @@ locals {
     SWEEP_RATE_SECONDS          = tostring(var.sweeper.rate_minutes * 60)
   })
 
-  # Lambda and API Gateway refuse descriptions over 256 characters; the table name may be 255 long.
-  disconnect_description_full = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from ${local.table_name}"
-  disconnect_description      = length(local.disconnect_description_full) <= 256 ? local.disconnect_description_full : "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from its connections table"
+  # Lambda and API Gateway refuse descriptions over 256 characters, and the table name may be 255 long:
+  # a description naming the table falls back to one that does not when it would be too long.
+  descriptions = {
+    for key, text in {
+      disconnect             = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from"
+      connect                = "Remediation WebSocket $connect: registers new connections of API ${var.api_id} in"
+      disconnect_integration = "Lambda ${var.name}: removes the closed connection from"
+      connect_integration    = "Lambda ${local.connect_name}: registers the new connection in"
+    } : key => length("${text} ${local.table_name}") <= 256 ? "${text} ${local.table_name}" : "${text} its connections table"
+  }
 
   # IAM role names are global to the account: the same `name` deployed in two regions would collide
   # (EntityAlreadyExists). Roles are "<function>-<region>"; a name that would pass IAM's 64 characters
   # keeps its first characters and a hash of the whole, so it stays unique and within the limit.
   role_names = {
-    for key, function in { disconnect = var.name, sweeper = local.sweeper_name } : key => (
+    for key, function in { disconnect = var.name, sweeper = local.sweeper_name, connect = local.connect_name } : key => (
       length("${function}-${local.region}") <= 64
       ? "${function}-${local.region}"
       : "${substr(function, 0, 64 - length(local.region) - 10)}-${substr(sha256("${function}-${local.region}"), 0, 8)}-${local.region}"
@@ -50,7 +57,7 @@ module "disconnect_function" {
 
   function_name = var.name
   role_name     = local.role_names.disconnect
-  description   = local.disconnect_description
+  description   = local.descriptions.disconnect
   handler       = "remediation_disconnect.handlers.disconnect"
   package       = local.package
   runtime       = var.runtime

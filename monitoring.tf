@@ -11,7 +11,7 @@ locals {
     ["/aws/lambda/${var.name}"],
     var.sweeper.enabled ? ["/aws/lambda/${local.sweeper_name}"] : [],
   )
-  functions = concat([var.name], var.sweeper.enabled ? [local.sweeper_name] : [])
+  functions = concat([var.name], var.sweeper.enabled ? [local.sweeper_name] : [], var.connect.enabled ? [local.connect_name] : [])
   ns        = var.metrics_namespace
 
   dashboard_widgets = [
@@ -60,6 +60,7 @@ locals {
         title = "Errors", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
         metrics = concat(
           [[local.ns, "DisconnectErrors"], [local.ns, "InvalidDisconnectEvents"]],
+          var.connect.enabled ? [[local.ns, "ConnectErrors"], [local.ns, "RefusedConnects"]] : [],
           [for fn in local.functions : ["AWS/Lambda", "Errors", "FunctionName", fn]],
           [["AWS/Lambda", "Throttles", "FunctionName", var.name]],
         )

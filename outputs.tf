@@ -84,18 +84,20 @@ output "sweeper_schedule_rule_arn" {
 }
 
 output "iam_policies" {
-  description = "Inline policy documents (JSON) of the execution roles, by function: disconnect, and sweeper when enabled. For review and audits."
+  description = "Inline policy documents (JSON) of the execution roles, by function: disconnect, and sweeper / connect when enabled. For review and audits."
   value = merge(
     { disconnect = module.disconnect_function.policy_json },
     { for sweeper in module.sweeper_function : "sweeper" => sweeper.policy_json },
+    { for connect in module.connect_function : "connect" => connect.policy_json },
   )
 }
 
 output "function_environment" {
-  description = "Environment variables of the functions, by function (disconnect, sweeper): what the package reads at runtime."
+  description = "Environment variables of the functions, by function (disconnect, sweeper, connect): what the package reads at runtime."
   value = merge(
     { disconnect = module.disconnect_function.configuration.environment },
     { for sweeper in module.sweeper_function : "sweeper" => sweeper.configuration.environment },
+    { for connect in module.connect_function : "connect" => connect.configuration.environment },
   )
 }
 
@@ -118,6 +120,7 @@ output "alarm_arns" {
   value = merge(
     { disconnect = module.disconnect_function.alarm_arns },
     { for sweeper in module.sweeper_function : "sweeper" => sweeper.alarm_arns },
+    { for connect in module.connect_function : "connect" => connect.alarm_arns },
   )
 }
 
@@ -133,4 +136,29 @@ output "package" {
     source_code_hash = local.package.source_code_hash
     source_sha256    = local.package_source_sha256
   }
+}
+
+output "connect_function_name" {
+  description = "Name of the $connect Lambda function, or null when connect.enabled is false."
+  value       = one(module.connect_function[*].function_name)
+}
+
+output "connect_function_arn" {
+  description = "ARN of the $connect Lambda function, or null when connect.enabled is false."
+  value       = one(module.connect_function[*].function_arn)
+}
+
+output "connect_route_id" {
+  description = "ID of the $connect route, or null when connect.enabled or create_route is false."
+  value       = one(aws_apigatewayv2_route.connect[*].id)
+}
+
+output "connect_integration_id" {
+  description = "ID of the $connect Lambda proxy integration (target \"integrations/<id>\"), or null when connect.enabled is false."
+  value       = one(aws_apigatewayv2_integration.connect[*].id)
+}
+
+output "connect_log_group_name" {
+  description = "Log group of the $connect function (one JSON line per registered or refused connection), or null."
+  value       = one(module.connect_function[*].log_group_name)
 }

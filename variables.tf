@@ -445,3 +445,57 @@ variable "create_dashboard" {
   type        = bool
   default     = false
 }
+
+################################################################################
+# $connect writer (optional)
+################################################################################
+
+variable "connect" {
+  description = <<-EOT
+    Optional $connect route whose function writes the connection item the other functions rely on
+    (see README, "The connection item contract"). Off by default: keep it off if your API already has
+    a $connect that writes that item. Identity (clientType "agent" | "dashboard", and agentId for
+    agents) is read from the $connect authorizer's context under client_type_key / agent_id_key;
+    authorizer_id attaches an existing REQUEST authorizer of the API to the route.
+    allow_query_string_identity = true also accepts ?clientType=...&agentId=... when no authorizer
+    supplied them: ANYONE CAN SPOOF a query string, so use it only for demo stacks. A connection
+    without usable identity is refused (HTTP 403 to the handshake) and nothing is written.
+  EOT
+  type = object({
+    enabled                        = optional(bool, false)
+    authorizer_id                  = optional(string)
+    client_type_key                = optional(string, "clientType")
+    agent_id_key                   = optional(string, "agentId")
+    allow_query_string_identity    = optional(bool, false)
+    memory_size                    = optional(number, 128)
+    timeout                        = optional(number, 10)
+    reserved_concurrent_executions = optional(number, -1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.connect.authorizer_id == null || can(regex("^[a-z0-9]{1,32}$", coalesce(var.connect.authorizer_id, "-")))
+    error_message = "connect.authorizer_id must be an API Gateway authorizer id: lowercase letters and digits, such as \"abc123\" (not its name or ARN)."
+  }
+
+  validation {
+    condition     = alltrue([for key in [var.connect.client_type_key, var.connect.agent_id_key] : can(regex("^[A-Za-z0-9_.:-]{1,128}$", key))]) && var.connect.client_type_key != var.connect.agent_id_key
+    error_message = "connect.client_type_key and connect.agent_id_key must be two different authorizer context keys of 1-128 letters, digits, '_', '.', ':' or '-'."
+  }
+
+  validation {
+    condition     = !var.connect.enabled || var.connect.authorizer_id != null || var.connect.allow_query_string_identity
+    error_message = "connect.enabled needs an identity source: set connect.authorizer_id (a REQUEST authorizer that returns clientType/agentId in its context) or, for demo stacks only, connect.allow_query_string_identity = true. Without either, every connection would be refused."
+  }
+
+  validation {
+    condition     = var.connect.memory_size >= 128 && var.connect.memory_size <= 10240 && floor(var.connect.memory_size) == var.connect.memory_size && var.connect.timeout >= 3 && var.connect.timeout <= 29 && floor(var.connect.timeout) == var.connect.timeout
+    error_message = "connect.memory_size must be a whole number of MB between 128 and 10240, and connect.timeout a whole number of seconds between 3 and 29 (API Gateway's integration timeout)."
+  }
+
+  validation {
+    condition     = (var.connect.reserved_concurrent_executions == -1 || var.connect.reserved_concurrent_executions >= 1) && floor(var.connect.reserved_concurrent_executions) == var.connect.reserved_concurrent_executions
+    error_message = "connect.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every $connect: API Gateway would refuse every handshake and no agent could connect."
+  }
+}

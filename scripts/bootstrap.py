@@ -11,6 +11,7 @@ so this script assembles them from what PyPI and the Go module proxy do serve (s
   tflint    .tools/bin/tflint + AWS ruleset plugin, built with `go install` (pinned versions)
   checkov   .tools/checkov/        checkov in a virtualenv of its own (it pins many libraries)
   terraform-docs .tools/bin/terraform-docs  pinned by module hash, built once (scripts/terraform_docs.py)
+  lambda-runtime .tools/bin/aws-lambda-rie + .tools/lambda-runtime/ (AWS's Lambda runtime, locally)
 
 Usage: bootstrap.py [component ...]   (default: all). Each component is skipped when its stamp says it
 is already installed with the same pins, so a second run costs a second or two.
@@ -278,6 +279,17 @@ def install_terraform_docs() -> None:
     install()
 
 
+def install_lambda_runtime() -> None:
+    """AWS's Runtime Interface Emulator + awslambdaric (see scripts/lambda_runtime_tools.py)."""
+    sys.path.insert(0, str(ROOT))
+    from scripts import lambda_runtime_tools  # noqa: PLC0415
+
+    try:
+        lambda_runtime_tools.install(ROOT, TOOLS, CACHE, run)
+    except lambda_runtime_tools.ToolError as exc:
+        raise BootstrapError(str(exc)) from None
+
+
 COMPONENTS: Dict[str, Callable[[], None]] = {
     "venv": install_venv,
     "terraform": install_terraform,
@@ -286,9 +298,10 @@ COMPONENTS: Dict[str, Callable[[], None]] = {
     "tflint": install_tflint,
     "checkov": install_checkov,
     "terraform-docs": install_terraform_docs,
+    "lambda-runtime": install_lambda_runtime,
 }
-# Components that can run side by side: the Go build is CPU-bound, the rest mostly download.
-GROUPS = [["tflint", "terraform-docs"], ["venv", "terraform"], ["provider", "schema"], ["checkov"]]
+# Components that can run side by side: the Go builds are CPU-bound, the rest mostly download.
+GROUPS = [["tflint", "terraform-docs", "lambda-runtime"], ["venv", "terraform"], ["provider", "schema"], ["checkov"]]
 
 
 def main(argv: List[str]) -> int:

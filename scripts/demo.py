@@ -1,18 +1,21 @@
-"""`make demo`: the module's whole job, offline, in about a minute.
+"""`make demo`: the whole connection lifecycle, live and offline, in about a minute.
 
-1. start a moto server on a free loopback port and apply examples/local (the module + a WebSocket
-   API, an event bus and a queue that collects agent-offline events);
-2. play $connect for a Dashboard and agents (items as a $connect handler writes them), plus two
-   connections whose $disconnect never came (one past its TTL, one whose network dropped);
-3. close connections through the deployed handler code (imported from the built zip, with the
-   deployed function's environment) using real-shaped $disconnect events, including an agent that
-   reconnected before its old connection's late $disconnect;
-4. run the sweeper (its @connections probe answered by a local stand-in for API Gateway);
-5. show the table before/after and the agent-offline events on the queue; destroy; stop the server.
+1. start a moto server on a free loopback port and apply examples/local (the module with its
+   `$connect` writer, a WebSocket API, an event bus and a queue that collects agent-offline events);
+2. run each deployed function under AWS's Lambda Runtime Interface Emulator + awslambdaric, with the
+   handler, environment, timeout and memory read back from the emulated Lambda API and the committed
+   zip (checked against the deployed CodeSha256);
+3. put a local WebSocket gateway in front (routes read back from the emulated API Gateway) and connect
+   a Dashboard and agents as real WebSocket clients through `$connect`;
+4. close them: normally (1000), by cutting TCP (1006), with a `$disconnect` the gateway drops, and an
+   agent that reconnects before its old `$disconnect` arrives;
+5. run the sweeper: its @connections probe (served by the gateway) finds the dropped one gone;
+6. show the table, log lines, REPORT lines and EventBridge events; destroy; stop everything.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -21,41 +24,40 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.offline import (
-    ROOT,
-    Terraform,
-    client,
-    connection_id,
-    connection_item,
-    deployed_function,
-    disconnect_event,
-    drain_queue,
-    invoke_local,
-    invoke_sweep,
-    now_ms,
-    scan_table,
-)
-from tests.support.servers import fake_connections_endpoint, moto_server
+from scripts.lambda_rie import Invocation
+from scripts.live_stack import Refused, Stack, cut, live_stack
+from scripts.offline import ROOT, Terraform, drain_queue, scan_table
+from tests.support.servers import free_port, moto_server
 
 WIDTH = 100
+NAMES: Dict[str, str] = {}
 
 
 def banner(text: str) -> None:
     print(f"\n{'=' * WIDTH}\n{text}\n{'=' * WIDTH}", flush=True)
 
 
-def show_table(title: str, items: List[Dict[str, Any]], names: Dict[str, str]) -> None:
-    print(f"\n{title} ({len(items)} item(s))")
-    print(f"  {'connectionId':<18} {'who':<26} {'clientType':<10} {'agentId':<10} {'connected':>10} {'expires in':>11}")
-    now = time.time()
+def show_table(title: str, items: List[Dict[str, Any]]) -> None:
+    print(f"\n  {title} ({len(items)} item(s))")
+    columns = "    {:<18} {:<24} {:<10} {:<9} {:>16} {:>13}"
+    print(columns.format("connectionId", "who", "clientType", "agentId", "connectedAt (ms)", "expiresAt (s)"))
     for item in items:
-        connected = int(item.get("connectedAt", 0)) / 1000
-        expires = int(item.get("expiresAt", 0)) - now
-        expires_text = f"{expires / 60:.0f} min" if expires > 0 else "EXPIRED"
-        print(
-            f"  {item['connectionId']:<18} {names.get(item['connectionId'], '?'):<26} {item.get('clientType', '-'):<10}"
-            f" {item.get('agentId', '-'):<10} {(now - connected) / 60:>6.0f} min {expires_text:>11}"
-        )
+        cid = item["connectionId"]
+        values = [item.get(key, "-") for key in ("clientType", "agentId", "connectedAt", "expiresAt")]
+        print(columns.format(cid, NAMES.get(cid, "?"), *values))
+
+
+def report(invocation: Invocation) -> str:
+    """The runtime's REPORT line (the emulator reports the configured memory as used: it does not meter)."""
+    fields = invocation.report
+    return f"[REPORT Duration: {fields.get('Duration', '?')}, Memory Size: {fields.get('Memory Size', '?')}]"
+
+
+def show_invocation(route: str, cid: str, invocation: Invocation, extra: str = "") -> None:
+    line = next((log for log in invocation.logs if log.get("message", "").startswith("connection")), {})
+    result = invocation.error.get("errorType") if invocation.error else invocation.payload
+    print(f"  {route:<11} {NAMES.get(cid, cid):<24} -> {result}  log: {line.get('message', '-')!r} {extra}")
+    print(f"  {'':<11} {report(invocation)}")
 
 
 def main() -> int:
@@ -63,16 +65,21 @@ def main() -> int:
     workdir = ROOT / "examples" / "local"
     with tempfile.TemporaryDirectory() as tmp, moto_server(Path(tmp) / "moto.log") as endpoint:
         banner(f"1. moto server on {endpoint}: terraform apply examples/local")
-        terraform = Terraform(workdir, {"aws_endpoint": endpoint}, echo=True)
+        port = free_port()
+        terraform = Terraform(
+            workdir, {"aws_endpoint": endpoint, "connections_endpoint": f"http://127.0.0.1:{port}/live"}, echo=True
+        )
         terraform.init()
         try:
             applied = terraform.apply()
             summary = [line for line in applied.stdout.splitlines() if line.startswith("Apply complete")]
             print("  " + (summary[0] if summary else "applied"))
             out = terraform.outputs()
-            run_story(out, endpoint)
+            banner("2. Each deployed function under AWS's Lambda runtime (aws-lambda-rie + awslambdaric)")
+            with live_stack(out, endpoint, connections_port=port, workdir=Path(tmp) / "functions") as stack:
+                run_story(stack, endpoint)
         finally:
-            banner("6. terraform destroy examples/local; stop the moto server")
+            banner("7. terraform destroy examples/local; stop the runtimes, the gateway and the moto server")
             destroyed = terraform.destroy()
             summary = [line for line in destroyed.stdout.splitlines() if line.startswith("Destroy complete")]
             print("  " + (summary[0] if summary else "destroyed"))
@@ -80,94 +87,102 @@ def main() -> int:
     return 0
 
 
-def run_story(out: Dict[str, Any], endpoint: str) -> None:
-    api_id, table, stage = out["api_id"], out["table_name"], "live"
-    disconnect_fn = deployed_function(out["function_name"], endpoint)
-    print(f"  API {api_id}: route $disconnect ({out['route_id']}) -> integration {out['integration_id']}")
-    print(f"  -> Lambda {out['function_name']} [{disconnect_fn['handler']}], table {table}")
-    print(
-        f"  Sweeper {out['sweeper_function_name']} every 5 minutes; offline events -> {out['agent_offline_queue_url']}"
-    )
-    print(f"  Package {out['package']['filename']} (sha256 {disconnect_fn['code_sha256']})")
+def run_story(stack: Stack, endpoint: str) -> None:
+    out, gateway = stack.outputs, stack.gateway
+    for name, runtime in stack.runtimes.items():
+        config = runtime.config
+        print(
+            f"  {name:<28} handler {config['Handler']:<42} {config['MemorySize']} MB, {config['Timeout']} s"
+            f"  code {config['CodeSha256'][:12]}... == committed zip"
+        )
+    for key, route in sorted(gateway.routes.routes.items()):
+        print(f"  route {key:<12} -> {route.function_name}")
+    print(f"  gateway {gateway.url}   @connections {gateway.connections_api.endpoint}")
 
-    banner("2. $connect: the Dashboard and agents connect (items as a $connect handler writes them)")
-    dynamodb = client("dynamodb", endpoint)
-    now = now_ms()
-    people: Dict[str, Dict[str, Any]] = {}
+    banner("3. Real WebSocket clients connect through $connect (query-string identity: demo only)")
+    clients: Dict[str, Any] = {}
 
-    def connect(who: str, client_type: str, agent: str | None, minutes_ago: float) -> str:
-        cid = connection_id()
-        at = now - int(minutes_ago * 60_000)
-        dynamodb.put_item(TableName=table, Item=connection_item(cid, client_type, agent, at))
-        people[cid] = {"who": who, "agent": agent, "connectedAt": at}
+    def connect(who: str, **query: str) -> str:
+        before = gateway.live_ids()
+        clients[who] = stack.client(**query)
+        cid = stack.connection_id(before)
+        NAMES[cid] = who
+        record = [r for r in gateway.records if r.connection_id == cid and r.route_key == "$connect"][-1]
+        show_invocation("$connect", cid, record.invocation)
         return cid
 
-    dashboard = connect("Dashboard (ops console)", "dashboard", None, 42)
-    agent_07_old = connect("agent-07 (first socket)", "agent", "agent-07", 55)
-    agent_12 = connect("agent-12", "agent", "agent-12", 18)
-    agent_31 = connect("agent-31 (no $disconnect)", "agent", "agent-31", 190)
-    agent_44 = connect("agent-44 (network lost)", "agent", "agent-44", 25)
-    agent_55 = connect("agent-55", "agent", "agent-55", 7)
-    agent_07_new = connect("agent-07 (reconnected)", "agent", "agent-07", 0.2)
-    names = {cid: person["who"] for cid, person in people.items()}
-    show_table("Connections table", scan_table(table, endpoint), names)
-    print("\n  agent-31 connected 190 min ago: past API Gateway's 2-hour limit, its $disconnect never arrived.")
-    print("  agent-44's network dropped 10 min ago: API Gateway no longer knows the connection.")
-    print("  agent-07 reconnected (new connectionId) before its old connection's $disconnect arrives.")
-
-    banner("3. $disconnect events through the deployed handler (code imported from the built zip)")
-    closes = [
-        (dashboard, 1001, "Going away"),
-        (agent_12, 1006, "Connection lost"),
-        (agent_07_old, 1001, "Going away"),
-        (agent_12, 1006, "Connection lost"),  # API Gateway may deliver an event twice
-    ]
-    events = [
-        disconnect_event(cid, api_id, stage, people[cid]["connectedAt"], status, reason)
-        for cid, status, reason in closes
-    ]
-    result = invoke_local(disconnect_fn, out["function_name"], events, endpoint)
-    print(f"  handler loaded from {result['loaded_from']}")
-    lines = [log for log in result["logs"] if log.get("message", "").startswith("connection")]
-    for (cid, status, reason), response, log in zip(closes, result["results"], lines):
-        offline = {True: "agent OFFLINE", False: "agent still online", None: "-"}[log.get("agentOffline")]
-        print(
-            f"  {names[cid]:<26} close {status} {reason:<16} -> {response}  {log['result']:<12}"
-            f" duration {log.get('durationSeconds')}s  {offline}"
+    connect("Dashboard", clientType="dashboard")
+    a07 = connect("agent-07 (first socket)", clientType="agent", agentId="agent-07")
+    a12 = connect("agent-12", clientType="agent", agentId="agent-12")
+    a31 = connect("agent-31", clientType="agent", agentId="agent-31")
+    a44 = connect("agent-44", clientType="agent", agentId="agent-44")
+    connect("agent-55", clientType="agent", agentId="agent-55")
+    try:
+        stack.client(agentId="agent-99")
+    except Refused as exc:
+        refused = [r for r in gateway.records if r.route_key == "$connect"][-1]
+        reason = next(
+            log.get("reason") for log in refused.invocation.logs if log.get("message") == "connection refused"
         )
-    if result["errors"]:
-        raise RuntimeError(f"handler errors: {result['errors']}")
-    show_table("Connections table after the disconnects", scan_table(table, endpoint), names)
+        print(f"  $connect    {'(no clientType)':<24} -> handshake rejected: HTTP {exc.status}; log: {reason!r}")
+    show_table("Connections table", scan_table(out["table_name"], endpoint))
 
-    banner("4. The sweeper runs (scheduled): expired items, and connections API Gateway says are gone")
-    with fake_connections_endpoint(stage) as (probe_url, state):
-        state.gone.add(agent_44)
-        sweep = invoke_sweep(out["sweeper_function_name"], endpoint, probe_url)
-    if sweep["errors"]:
-        raise RuntimeError(f"sweeper errors: {sweep['errors']}")
-    report = sweep["results"][0]
-    print(
-        f"  examined {report['examined']}, removed {report['removedExpired']} expired + {report['removedGone']} gone,"
-        f" probed {report['probed']} (stand-in @connections: {len(state.calls)} GetConnection calls),"
-        f" agents offline {report['agentsOffline']}"
+    banner("4. Connections close: normal, TCP cut, $disconnect dropped, reconnect before a late $disconnect")
+    clients["agent-12"].close(1000, "agent shutting down")
+    show_invocation("$disconnect", a12, gateway.wait_closed(a12).invocation, "(close frame 1000)")
+    cut(clients["agent-44"])
+    record = gateway.wait_closed(a44)
+    status = record.event["requestContext"]["disconnectStatusCode"]
+    show_invocation("$disconnect", a44, record.invocation, f"(TCP cut: disconnectStatusCode {status})")
+    [line] = [log for log in record.invocation.logs if log.get("message") == "connection removed"]
+    shown = {key: line[key] for key in ("level", "message", "connectionId", "disconnectStatusCode", "abnormal", "item")}
+    print(f"  {'':<11} log line: {json.dumps(shown)}")
+    gateway.drop_disconnect.add(a31)
+    clients["agent-31"].close(1000, "bye")
+    print(f"  $disconnect {NAMES[a31]:<24} -> {gateway.wait_closed(a31).note} by the gateway (best-effort delivery)")
+    gateway.hold_disconnect.add(a07)
+    cut(clients["agent-07 (first socket)"])
+    gateway.wait_closed(a07)
+    print(f"  $disconnect {NAMES[a07]:<24} -> held back (API Gateway has not noticed yet)")
+    a07b = connect("agent-07 (reconnected)", clientType="agent", agentId="agent-07")
+    late = gateway.release_disconnect(a07)
+    offline = next(
+        log.get("agentOffline") for log in late.invocation.logs if log.get("message", "").startswith("connection")
     )
-    for log in sweep["logs"]:
-        if log.get("message") == "stale connection removed":
-            print(f"  removed {names.get(log['connectionId'], '?'):<26} reason: {log['reason']}")
-    show_table("Connections table after the sweep", scan_table(table, endpoint), names)
+    show_invocation("$disconnect", a07, late.invocation, f"(late; agentOffline={offline})")
+    show_table("Connections table after the disconnects", scan_table(out["table_name"], endpoint))
+    del a07b
 
-    banner("5. Agent-offline events on EventBridge (routed to the demo's SQS queue)")
+    banner("5. The sweeper runs (scheduled): @connections GetConnection through the gateway")
+    sweep = stack.sweep()
+    if sweep.error:
+        raise RuntimeError(f"sweeper failed: {sweep.error}")
+    summary = sweep.payload
+    calls = sum(count for (method, _), count in gateway.connections_api.calls.items() if method == "GET")
+    print(
+        f"  examined {summary['examined']}, probed {summary['probed']} ({calls} GetConnection calls),"
+        f" removed {summary['removedExpired']} expired + {summary['removedGone']} gone,"
+        f" agents offline {summary['agentsOffline']}"
+    )
+    for log in sweep.logs:
+        if log.get("message") == "stale connection removed":
+            print(f"  removed {NAMES.get(log['connectionId'], '?'):<24} reason: {log['reason']}")
+    print(f"  the runtime's own line: {sweep.report_line.strip()}")
+    show_table("Connections table after the sweep", scan_table(out["table_name"], endpoint))
+
+    banner("6. Agent-offline events on EventBridge (routed to the demo's SQS queue)")
     delivered = drain_queue(out["agent_offline_queue_url"], endpoint)
-    offline = out["offline_event"]
-    print(f"  {len(delivered)} event(s): source {offline['source']!r}, detail-type {offline['detail_type']!r}")
+    offline_event = out["offline_event"]
+    print(
+        f"  {len(delivered)} event(s): source {offline_event['source']!r}, detail-type {offline_event['detail_type']!r}"
+    )
     for event in sorted(delivered, key=lambda e: e["detail"]["agentId"]):
         detail = event["detail"]
         print(
             f"  {detail['agentId']:<9} reason {detail['reason']:<10} abnormal {detail['abnormal']!s:<5}"
             f" closeCode {detail['disconnectStatusCode']}  duration {detail['durationSeconds']}"
         )
-    print("\n  agent-07 has no event: it reconnected. agent-55 is still connected. The Dashboard is not an agent.")
-    del agent_55, agent_07_new, agent_31
+    print("\n  agent-07 has no event: it reconnected. agent-55 and the Dashboard are still connected.")
 
 
 if __name__ == "__main__":

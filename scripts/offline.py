@@ -1,18 +1,17 @@
 """Shared by `make demo`, the end-to-end tests and the benchmarks: run Terraform against a moto server,
-read what was deployed, invoke the deployed package locally, and shape realistic connections and events.
+read what was deployed, and shape realistic connections and events. The deployed functions run under
+AWS's Lambda runtime emulator (scripts/lambda_rie.py) behind the local gateway (scripts/ws_gateway.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import boto3
 
@@ -147,54 +146,6 @@ def deployed_function(name: str, endpoint: str, region: str = REGION) -> Dict[st
         "runtime": config["Runtime"],
         "timeout_ms": int(config.get("Timeout", 10)) * 1000,
     }
-
-
-def invoke_local(
-    function: Mapping[str, Any],
-    function_name: str,
-    events: Iterable[Any],
-    endpoint: str,
-    region: str = REGION,
-    env_overrides: Optional[Mapping[str, str]] = None,
-    zip_path: Path = PACKAGE_ZIP,
-) -> Dict[str, Any]:
-    """Run the deployed handler from the zip in an isolated interpreter with the deployed environment."""
-    env = dict(function["env"])
-    env.update(aws_env(endpoint, region))
-    env.update(env_overrides or {})
-    request = {
-        "zip": str(zip_path),
-        "handler": function["handler"],
-        "env": env,
-        "events": list(events),
-        "function_name": function_name,
-        "timeout_ms": function.get("timeout_ms", 10000),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-I", str(ROOT / "scripts" / "lambda_local.py")],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-        env={key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"local invocation failed:\n{proc.stderr}")
-    result: Dict[str, Any] = json.loads(proc.stdout)
-    return result
-
-
-def invoke_sweep(name: str, endpoint: str, probe_endpoint: str, region: str = REGION) -> Dict[str, Any]:
-    """Run the deployed sweeper once from the zip, as its schedule would, probing `probe_endpoint`."""
-    rule_arn = f"arn:aws:events:{region}:123456789012:rule/{name}"
-    return invoke_local(
-        deployed_function(name, endpoint, region),
-        name,
-        [scheduled_event(rule_arn, region)],
-        endpoint,
-        region,
-        env_overrides={"SWEEP_PROBE_ENDPOINT": probe_endpoint},
-    )
 
 
 def now_ms() -> int:

@@ -55,6 +55,7 @@ run "table_kms_key_id_with_a_path" {
 run "long_table_name_keeps_descriptions_within_limits" {
   variables {
     table_name = "t2345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+    connect    = { enabled = true, authorizer_id = "abc123" }
   }
 
   assert {
@@ -70,6 +71,15 @@ run "long_table_name_keeps_descriptions_within_limits" {
   assert {
     condition     = length(module.disconnect_function.configuration.description) <= 256
     error_message = "The function's description stays within Lambda's 256 characters."
+  }
+
+  assert {
+    condition = alltrue([
+      length(module.connect_function[0].configuration.description) <= 256,
+      length(aws_apigatewayv2_integration.connect[0].description) <= 256,
+      endswith(module.connect_function[0].configuration.description, "in its connections table"),
+    ])
+    error_message = "The $connect function's and integration's descriptions stay within 256 characters too."
   }
 }
 

@@ -73,3 +73,25 @@ run "deployment_without_the_modules_route" {
     error_message = "With the route managed elsewhere, the integration still triggers a redeployment."
   }
 }
+
+run "deployment_carries_the_connect_route" {
+  variables {
+    connect    = { enabled = true, authorizer_id = "abc123" }
+    deployment = { enabled = true }
+  }
+
+  assert {
+    condition = aws_apigatewayv2_deployment.this[0].triggers.redeployment == sha1(jsonencode([
+      aws_apigatewayv2_integration.disconnect.id,
+      aws_apigatewayv2_integration.disconnect.integration_uri,
+      aws_apigatewayv2_route.disconnect[0].id,
+      aws_apigatewayv2_route.disconnect[0].target,
+      aws_apigatewayv2_integration.connect[0].id,
+      aws_apigatewayv2_integration.connect[0].integration_uri,
+      aws_apigatewayv2_route.connect[0].id,
+      aws_apigatewayv2_route.connect[0].target,
+      "abc123",
+    ]))
+    error_message = "With the $connect writer on, a change of its route, integration or authorizer redeploys too."
+  }
+}

@@ -27,3 +27,8 @@ output "oncall_topic_arn" {
   description = "SNS topic receiving alarms and agent-offline events."
   value       = aws_sns_topic.oncall.arn
 }
+
+output "connect_function_name" {
+  description = "The $connect function (writes the connection item)."
+  value       = module.remediation_disconnect.connect_function_name
+}

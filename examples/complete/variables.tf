@@ -21,3 +21,13 @@ variable "manage_api_gateway_account" {
   type        = bool
   default     = false
 }
+
+variable "connect_authorizer_function_arn" {
+  description = "ARN of your Lambda REQUEST authorizer for $connect: it validates the client's Authorization header and returns context.clientType (\"agent\" or \"dashboard\") and, for agents, context.agentId."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$", var.connect_authorizer_function_arn))
+    error_message = "connect_authorizer_function_arn must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)."
+  }
+}

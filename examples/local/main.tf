@@ -1,6 +1,8 @@
 # The whole stack against a moto server on loopback: no AWS account, no network.
-# `make demo` starts moto on a free port, applies this, plays a Dashboard and agents connecting and
-# disconnecting through the deployed handler code, runs the sweeper, then destroys everything.
+# `make demo` starts moto on a free port, applies this, runs each deployed function under AWS's Lambda
+# runtime emulator, connects a Dashboard and agents as real WebSocket clients through a local gateway
+# that plays API Gateway's data plane ($connect, $disconnect, @connections), runs the sweeper, then
+# destroys everything.
 
 provider "aws" {
   region                      = var.region
@@ -63,9 +65,21 @@ module "remediation_disconnect" {
     event_bus_name = aws_cloudwatch_event_bus.remediation.name
   }
 
+  # The module's own $connect writer. Identity from the query string (?clientType=agent&agentId=...)
+  # is SPOOFABLE by anyone: acceptable on this emulator-only demo stack, never on a real one (see
+  # examples/complete for an authorizer).
+  connect = {
+    enabled                     = true
+    allow_query_string_identity = true
+  }
+
   sweeper = {
     rate_minutes      = 5
     probe_connections = true
+    # The demo's connections are seconds old: probe them all. The @connections endpoint is the local
+    # WebSocket gateway's (scripts/ws_gateway.py) when given, else the API's own URL.
+    probe_min_age_seconds = 0
+    probe_endpoint        = var.connections_endpoint
   }
 
   # Warn on plan when the deployed code is not the package (the end-to-end tests change it behind

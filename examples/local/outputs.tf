@@ -52,3 +52,18 @@ output "package" {
   description = "The deployed package."
   value       = module.remediation_disconnect.package
 }
+
+output "connect_function_name" {
+  description = "The $connect function."
+  value       = module.remediation_disconnect.connect_function_name
+}
+
+output "connect_route_id" {
+  description = "ID of the $connect route."
+  value       = module.remediation_disconnect.connect_route_id
+}
+
+output "stage_name" {
+  description = "Stage clients connect to."
+  value       = aws_apigatewayv2_stage.live.name
+}

@@ -20,3 +20,14 @@ variable "name" {
   type        = string
   default     = "remediation-demo"
 }
+
+variable "connections_endpoint" {
+  description = "URL of the @connections endpoint the sweeper probes (the local WebSocket gateway's, e.g. http://127.0.0.1:8123/live), or null for the API's own."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.connections_endpoint == null || can(regex("^http://127\\.0\\.0\\.1:[0-9]{1,5}/[A-Za-z0-9_-]+$", coalesce(var.connections_endpoint, "-")))
+    error_message = "connections_endpoint must be a loopback URL with the stage, such as http://127.0.0.1:8123/live."
+  }
+}

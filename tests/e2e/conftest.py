@@ -1,28 +1,27 @@
-"""Every log line the deployed code writes (run from the zip by scripts/lambda_local.py) that carries
-EMF metadata is checked against the specification, whichever test invokes it and by which name."""
+"""Every log line the deployed code writes (run from the committed zip under AWS's Runtime Interface
+Emulator by scripts/lambda_rie.py) that carries EMF metadata is checked against the specification,
+whichever test, gateway or demo helper invokes it."""
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
-from scripts import offline
+from scripts.lambda_rie import Invocation, LambdaRuntime
 from tests.support.emf import assert_emf_document
 
-_invoke_local = offline.invoke_local
+_invoke = LambdaRuntime.invoke
 
 
-def _checked_invoke_local(*args: Any, **kwargs: Any) -> Dict[str, Any]:
-    result = _invoke_local(*args, **kwargs)
-    for document in result["logs"]:
+def _checked_invoke(self: LambdaRuntime, event: Any) -> Invocation:
+    invocation = _invoke(self, event)
+    for document in invocation.logs:
         if "_aws" in document:
             assert_emf_document(document)
-    return result
+    return invocation
 
 
 @pytest.fixture(autouse=True)
-def deployed_emf_lines_follow_the_spec(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
-    monkeypatch.setattr(offline, "invoke_local", _checked_invoke_local)  # also what invoke_sweep calls
-    if getattr(request.module, "invoke_local", None) is _invoke_local:
-        monkeypatch.setattr(request.module, "invoke_local", _checked_invoke_local)
+def deployed_emf_lines_follow_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LambdaRuntime, "invoke", _checked_invoke)

@@ -1,4 +1,5 @@
-"""End to end against a moto server: apply -> what AWS now holds -> the deployed code at work ->
+"""End to end against a moto server: apply -> what AWS now holds -> the deployed code at work, live (real
+WebSocket clients through the local gateway, every function under AWS's Lambda runtime emulator) ->
 no-change plan (also from a second tree that rebuilt the package) -> destroy -> nothing left.
 
 examples/local targets the emulator itself; examples/complete and examples/existing-table are run
@@ -9,33 +10,38 @@ label hashicorp/aws 3.39 accepts), so every example is proven to apply, converge
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
+import boto3
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 
+from scripts.lambda_rie import LambdaRuntime, RuntimeSetupError
+from scripts.live_stack import Refused, Stack, cut, live_stack
 from scripts.offline import (
     PACKAGE_ZIP,
     ROOT,
     Terraform,
     client,
-    connection_id,
-    connection_item,
     copy_tree,
     deployed_function,
-    disconnect_event,
     drain_queue,
-    invoke_local,
-    invoke_sweep,
     moto_override,
-    now_ms,
     scan_table,
 )
-from tests.support.servers import fake_connections_endpoint, moto_server
+from scripts.ws_events import Routes
+from scripts.ws_gateway import Gateway
+from tests.support.servers import free_port, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -64,14 +70,32 @@ def resources_left(endpoint: str, prefix: str) -> List[str]:
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     """examples/local applied on a fresh moto server (from a copy of the tree); destroyed at the end."""
     tree = copy_tree(tmp_path_factory.mktemp("tree-a"))
+    port = free_port()
     with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        terraform = Terraform(tree / "examples" / "local", {"aws_endpoint": endpoint})
+        variables = {"aws_endpoint": endpoint, "connections_endpoint": f"http://127.0.0.1:{port}/live"}
+        terraform = Terraform(tree / "examples" / "local", variables)
         terraform.init()
         terraform.apply()
-        stack = {"endpoint": endpoint, "terraform": terraform, "tree": tree, "outputs": terraform.outputs()}
+        stack = {
+            "endpoint": endpoint,
+            "terraform": terraform,
+            "tree": tree,
+            "outputs": terraform.outputs(),
+            "port": port,
+            "workdir": tmp_path_factory.mktemp("functions"),
+        }
         yield stack
         if not stack.get("destroyed"):
             terraform.destroy()
+
+
+@pytest.fixture(scope="module")
+def live(local_stack: Dict[str, Any]) -> Iterator[Stack]:
+    """The applied stack, live: functions under aws-lambda-rie, the gateway on the probed port."""
+    with live_stack(
+        local_stack["outputs"], local_stack["endpoint"], local_stack["port"], local_stack["workdir"]
+    ) as stack:
+        yield stack
 
 
 def test_route_integration_and_permission_exist(local_stack: Dict[str, Any]) -> None:
@@ -89,6 +113,18 @@ def test_route_integration_and_permission_exist(local_stack: Dict[str, Any]) -> 
     assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
         f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/*/$disconnect"
+    )
+
+    connect = routes["$connect"]
+    assert connect["RouteId"] == out["connect_route_id"]
+    assert connect["AuthorizationType"] == "NONE"  # examples/local: query-string identity (demo only)
+    integration_id = connect["Target"].split("/", 1)[1]
+    connect_uri = api.get_integration(ApiId=out["api_id"], IntegrationId=integration_id)["IntegrationUri"]
+    assert f"function:{out['connect_function_name']}/invocations" in connect_uri
+    policy = json.loads(client("lambda", endpoint).get_policy(FunctionName=out["connect_function_name"])["Policy"])
+    [statement] = policy["Statement"]
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/*/$connect"
     )
 
 
@@ -133,6 +169,10 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
     }
     assert iam.list_attached_role_policies(RoleName=f"{out['function_name']}-{REGION}")["AttachedPolicies"] == []
 
+    connect = statements(f"{out['connect_function_name']}-{REGION}")
+    assert set(connect) == {"WriteOwnLogs", "RegisterConnection"}
+    assert connect["RegisterConnection"] == (["dynamodb:PutItem"], [table_arn])
+
     sweeper = statements(f"{out['sweeper_function_name']}-{REGION}")
     assert sweeper["RemoveStaleConnections"] == (
         ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
@@ -147,7 +187,7 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
 def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any]) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     manifest = json.loads((ROOT / "function" / "dist" / "manifest.json").read_text())
-    for name in (out["function_name"], out["sweeper_function_name"]):
+    for name in (out["function_name"], out["sweeper_function_name"], out["connect_function_name"]):
         function = deployed_function(name, endpoint)
         assert function["code_sha256"] == manifest["zip_base64sha256"]
         assert function["env"]["CONNECTIONS_TABLE"] == out["table_name"]
@@ -155,49 +195,347 @@ def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any
     assert [rule["ScheduleExpression"] for rule in rules] == ["rate(5 minutes)"]
 
 
-def test_disconnect_and_sweep_through_the_deployed_code(local_stack: Dict[str, Any]) -> None:
+CONNECTION_ID = re.compile(r"^[A-Za-z0-9+/]{15}=$")  # API Gateway's form, e.g. "L0SM9cOFvHcCIhw="
+
+
+def _records(stack: Stack, cid: str, route: str) -> List[Any]:
+    return [record for record in stack.gateway.records if record.connection_id == cid and record.route_key == route]
+
+
+def _open(stack: Stack, **query: str) -> Tuple[Any, str]:
+    before = stack.gateway.live_ids()
+    ws = stack.client(**query)
+    return ws, stack.connection_id(before)
+
+
+def _log(invocation: Any, message: str) -> Dict[str, Any]:
+    [line] = [log for log in invocation.logs if log.get("message") == message]
+    return dict(line)
+
+
+def test_connect_runs_in_the_runtime_emulator_and_writes_the_contract_item(
+    local_stack: Dict[str, Any], live: Stack
+) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
-    table, api_id = out["table_name"], out["api_id"]
-    dynamodb = client("dynamodb", endpoint)
-    now = now_ms()
-    live, closing, expired, dead = connection_id(), connection_id(), connection_id(), connection_id()
-    seeds = {
-        live: connection_item(live, "agent", "agent-live", now - 60_000),
-        closing: connection_item(closing, "agent", "agent-closing", now - 600_000),
-        expired: connection_item(expired, "agent", "agent-expired", now - 3 * 3600 * 1000),
-        dead: connection_item(dead, "dashboard", None, now - 1800 * 1000),
-    }
-    for item in seeds.values():
-        dynamodb.put_item(TableName=table, Item=item)
-
-    disconnect = deployed_function(out["function_name"], endpoint)
-    result = invoke_local(
-        disconnect,
-        out["function_name"],
-        [disconnect_event(closing, api_id, "live", now - 600_000, 1006, "Connection lost")],
-        endpoint,
+    ws, cid = _open(live, clientType="agent", agentId="agent-e2e-1")
+    assert CONNECTION_ID.match(cid), cid
+    [record] = _records(live, cid, "$connect")
+    context = record.event["requestContext"]
+    assert (context["routeKey"], context["eventType"], context["apiId"], context["stage"]) == (
+        "$connect",
+        "CONNECT",
+        out["api_id"],
+        "live",
     )
-    assert result["loaded_from"].startswith(str(PACKAGE_ZIP)), "the handler must come from the zip"
-    assert result["results"] == [{"statusCode": 200, "body": "disconnected"}]
-    [line] = [log for log in result["logs"] if log["message"] == "connection removed"]
-    assert line["connectionId"] == closing
-    assert line["disconnectStatusCode"] == 1006
-    assert line["abnormal"] is True
-    assert line["durationSeconds"] == pytest.approx(600, abs=5)
-    assert "sourceIp" not in json.dumps(result["logs"])
+    assert context["domainName"] == f"{out['api_id']}.execute-api.{REGION}.amazonaws.com"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert record.event["queryStringParameters"] == {"clientType": "agent", "agentId": "agent-e2e-1"}
+    assert record.status == 200
+    assert record.invocation.payload == {"statusCode": 200, "body": "connected"}
+    # AWS's runtime ran it: its REPORT line, the configured memory, the function name in our log line.
+    assert record.invocation.report["Memory Size"] == "128 MB"
+    assert record.invocation.report["Duration"].endswith(" ms")
+    line = _log(record.invocation, "connection registered")
+    assert line["function"] == out["connect_function_name"]
+    assert line["awsRequestId"] == record.invocation.request_id
+    connected_at = context["connectedAt"]
+    [item] = [item for item in scan_table(out["table_name"], endpoint) if item["connectionId"] == cid]
+    assert item == {
+        "connectionId": cid,
+        "clientType": "agent",
+        "agentId": "agent-e2e-1",
+        "connectedAt": str(connected_at),
+        "expiresAt": str(connected_at // 1000 + 7200 + 300),
+    }
+    ws.close(1000, "done")
+    assert live.gateway.wait_closed(cid).status == 200
 
-    with fake_connections_endpoint("live") as (probe_url, state):
-        state.gone.add(dead)
-        swept = invoke_sweep(out["sweeper_function_name"], endpoint, probe_url)
-    assert swept["errors"] == []
-    report = swept["results"][0]
-    assert (report["removedExpired"], report["removedGone"], report["complete"]) == (1, 1, True)
-    assert {item["connectionId"] for item in scan_table(table, endpoint)} == {live}
 
+def test_connect_without_identity_rejects_the_handshake_and_writes_nothing(
+    local_stack: Dict[str, Any], live: Stack
+) -> None:
+    before = {
+        item["connectionId"] for item in scan_table(local_stack["outputs"]["table_name"], local_stack["endpoint"])
+    }
+    with pytest.raises(Refused) as refused:
+        live.client(agentId="agent-without-type")
+    assert refused.value.status == 403
+    record = [r for r in live.gateway.records if r.route_key == "$connect"][-1]
+    assert _log(record.invocation, "connection refused")["reason"] == (
+        "the $connect authorizer's context or the query string has no 'clientType'"
+    )
+    assert record.connection_id not in live.gateway.live_ids()
+    after = {item["connectionId"] for item in scan_table(local_stack["outputs"]["table_name"], local_stack["endpoint"])}
+    assert after == before
+
+
+def test_closes_reach_disconnect_with_the_real_close_code(local_stack: Dict[str, Any], live: Stack) -> None:
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    normal, normal_id = _open(live, clientType="agent", agentId="agent-e2e-normal")
+    lost, lost_id = _open(live, clientType="agent", agentId="agent-e2e-lost")
+    dashboard, dashboard_id = _open(live, clientType="dashboard")
+    drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=0)
+
+    normal.close(1000, "agent shutting down")
+    cut(lost)
+    dashboard.close(4001, "custom code")
+    expected = {normal_id: (1000, "agent shutting down"), lost_id: (1006, ""), dashboard_id: (4001, "custom code")}
+    for cid, (code, reason) in expected.items():
+        record = live.gateway.wait_closed(cid)
+        context = record.event["requestContext"]
+        assert (context["eventType"], context["disconnectStatusCode"], context["disconnectReason"]) == (
+            "DISCONNECT",
+            code,
+            reason,
+        )
+        assert record.invocation.payload == {"statusCode": 200, "body": "disconnected"}
+        line = _log(record.invocation, "connection removed")
+        assert (line["disconnectStatusCode"], line["abnormal"]) == (code, code not in (1000, 1001, 1005))
+    remaining = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
+    assert remaining.isdisjoint(expected)
     events = drain_queue(out["agent_offline_queue_url"], endpoint)
-    details = sorted((e["detail"]["agentId"], e["detail"]["reason"]) for e in events)
-    assert details == [("agent-closing", "disconnect"), ("agent-expired", "expired")]
-    assert all(e["source"] == "remediation.websocket" for e in events)
+    details = sorted((e["detail"]["agentId"], e["detail"]["disconnectStatusCode"]) for e in events)
+    assert details == [("agent-e2e-lost", 1006), ("agent-e2e-normal", 1000)]
+
+
+def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(local_stack: Dict[str, Any], live: Stack) -> None:
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    alive, alive_id = _open(live, clientType="agent", agentId="agent-e2e-alive")
+    dropped, dropped_id = _open(live, clientType="agent", agentId="agent-e2e-dropped")
+    drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=0)
+    live.gateway.drop_disconnect.add(dropped_id)
+    dropped.close(1000, "bye")
+    assert live.gateway.wait_closed(dropped_id).note == "dropped"
+    assert dropped_id in {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
+
+    sweep = live.sweep()
+    assert sweep.error is None, sweep.error
+    assert sweep.payload["removedGone"] == 1
+    assert sweep.payload["probeErrors"] == 0
+    assert sweep.report["Memory Size"] == "256 MB"
+    # The deployed sweeper's probe endpoint is the gateway's @connections: it asked about both.
+    assert live.gateway.connections_api.count("GET", dropped_id) == 1
+    assert live.gateway.connections_api.count("GET", alive_id) == 1
+    ids = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
+    assert dropped_id not in ids
+    assert alive_id in ids
+    [event] = drain_queue(out["agent_offline_queue_url"], endpoint)
+    assert (event["detail"]["agentId"], event["detail"]["reason"]) == ("agent-e2e-dropped", "gone")
+    alive.close()
+    live.gateway.wait_closed(alive_id)
+
+
+def test_reconnect_before_the_late_disconnect_keeps_the_agent_online(local_stack: Dict[str, Any], live: Stack) -> None:
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    first, first_id = _open(live, clientType="agent", agentId="agent-e2e-roaming")
+    drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=0)
+    live.gateway.hold_disconnect.add(first_id)
+    cut(first)
+    assert live.gateway.wait_closed(first_id).note == "held"
+    second, second_id = _open(live, clientType="agent", agentId="agent-e2e-roaming")
+    late = live.gateway.release_disconnect(first_id)
+    assert late.event["requestContext"]["disconnectStatusCode"] == 1006
+    assert _log(late.invocation, "connection removed")["agentOffline"] is False
+    ids = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
+    assert second_id in ids
+    assert first_id not in ids
+    assert drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=1) == []
+    second.close()
+    live.gateway.wait_closed(second_id)
+
+
+def test_connections_api_get_post_delete_and_gone(live: Stack) -> None:
+    ws, cid = _open(live, clientType="dashboard")
+    api = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=live.gateway.connections_api.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    described = api.get_connection(ConnectionId=cid)
+    assert described["Identity"]["SourceIp"] == "127.0.0.1"
+    api.post_to_connection(ConnectionId=cid, Data=b'{"command":"remediate"}')
+    assert ws.recv(timeout=10) == '{"command":"remediate"}'
+    api.delete_connection(ConnectionId=cid)
+    record = live.gateway.wait_closed(cid)
+    assert record.event["requestContext"]["disconnectStatusCode"] == 1000
+    with pytest.raises(api.exceptions.GoneException):
+        api.get_connection(ConnectionId=cid)
+    with pytest.raises(api.exceptions.GoneException):
+        api.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+
+
+@pytest.mark.parametrize(("idle", "lifetime"), [(0.5, 600.0), (600.0, 0.5)])
+def test_idle_timeout_and_lifetime_limit_close_with_going_away(live: Stack, idle: float, lifetime: float) -> None:
+    """API Gateway's 10-minute idle timeout and 2-hour limit, scaled down: the gateway closes with 1001."""
+    gateway = Gateway(live.gateway.routes, "live", live.invoke, idle_timeout=idle, max_lifetime=lifetime).start()
+    try:
+        before = gateway.live_ids()
+        with websockets.sync.client.connect(f"{gateway.url}?clientType=dashboard", open_timeout=60) as ws:
+            deadline = time.monotonic() + 30
+            while gateway.live_ids() == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            [cid] = gateway.live_ids() - before
+            record = gateway.wait_closed(cid)
+            assert ws.close_code == 1001
+        context = record.event["requestContext"]
+        assert (context["disconnectStatusCode"], context["disconnectReason"]) == (1001, "Going away")
+        assert record.invocation.payload == {"statusCode": 200, "body": "disconnected"}
+    finally:
+        gateway.stop()
+
+
+def _broken_function(endpoint: str, name: str, zip_bytes: bytes, handler: str) -> None:
+    """A function deployed with a given zip and handler, and an API whose $connect integrates it."""
+    role = client("iam", endpoint).create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    arn = client("lambda", endpoint).create_function(
+        FunctionName=name, Runtime="python3.8", Role=role, Handler=handler, Code={"ZipFile": zip_bytes}, Timeout=5
+    )["FunctionArn"]
+    api = client("apigatewayv2", endpoint)
+    api_id = api.create_api(Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")[
+        "ApiId"
+    ]
+    uri = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    integration = api.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri)
+    api.create_route(ApiId=api_id, RouteKey="$connect", Target=f"integrations/{integration['IntegrationId']}")
+
+
+def _zip_without(member: str, dest: Path) -> Path:
+    with zipfile.ZipFile(PACKAGE_ZIP) as source, zipfile.ZipFile(dest, "w") as target:
+        for info in source.infolist():
+            if info.filename != member:
+                target.writestr(info, source.read(info))
+    return dest
+
+
+def _connect_through(endpoint: str, name: str, zip_path: Path, workdir: Path) -> Tuple[int, Dict[str, Any]]:
+    """Open a WebSocket through a gateway for the broken function's API: (HTTP status, Lambda error)."""
+    [api_id] = [a["ApiId"] for a in client("apigatewayv2", endpoint).get_apis()["Items"] if a["Name"] == name]
+    with LambdaRuntime(name, endpoint, workdir, zip_path=zip_path) as runtime:
+        gateway = Gateway(Routes.load(api_id, endpoint), "live", lambda _fn, event: runtime.invoke(event)).start()
+        try:
+            with pytest.raises(websockets.exceptions.InvalidStatus) as rejected:
+                websockets.sync.client.connect(f"{gateway.url}?clientType=dashboard", open_timeout=60)
+            [record] = gateway.records
+            return rejected.value.response.status_code, record.invocation.error
+        finally:
+            gateway.stop()
+
+
+def test_a_wrong_handler_string_fails_the_live_path(local_stack: Dict[str, Any], tmp_path: Path) -> None:
+    endpoint = local_stack["endpoint"]
+    _broken_function(endpoint, "broken-handler", PACKAGE_ZIP.read_bytes(), "remediation_disconnect.handlers.conect")
+    status, error = _connect_through(endpoint, "broken-handler", PACKAGE_ZIP, tmp_path)
+    assert status == 500
+    assert error["errorType"] == "Runtime.HandlerNotFound"
+    assert "conect" in error["errorMessage"]
+
+
+def test_a_module_missing_from_the_zip_fails_the_live_path(local_stack: Dict[str, Any], tmp_path: Path) -> None:
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    broken = _zip_without("remediation_disconnect/contract.py", tmp_path / "broken.zip")
+    # Not the deployed code: the runner refuses before running anything.
+    with pytest.raises(RuntimeSetupError, match="is not the deployed code"):
+        LambdaRuntime(out["connect_function_name"], endpoint, tmp_path, zip_path=broken).start()
+    # Deployed that way, AWS's runtime cannot import the handler: the handshake is refused.
+    _broken_function(endpoint, "broken-module", broken.read_bytes(), "remediation_disconnect.handlers.connect")
+    status, error = _connect_through(endpoint, "broken-module", broken, tmp_path)
+    assert status == 500
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "remediation_disconnect.contract" in error["errorMessage"]
+
+
+AUTHORIZER_SOURCE = """
+def handler(event, context):
+    if event["headers"].get("Authorization") != "Bearer agent-07-token":
+        raise Exception("Unauthorized")
+    statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+    return {
+        "principalId": "agent-07",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        "context": {"clientType": "agent", "agentId": "agent-07"},
+    }
+"""
+
+
+def test_identity_from_a_request_authorizer_wins_over_the_query_string(
+    local_stack: Dict[str, Any], live: Stack, tmp_path: Path
+) -> None:
+    """examples/complete's shape: $connect behind a Lambda REQUEST authorizer, run by AWS's runtime too."""
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    authz_zip = tmp_path / "authz.zip"
+    with zipfile.ZipFile(authz_zip, "w") as archive:
+        archive.writestr("authz.py", AUTHORIZER_SOURCE)
+    lam, api = client("lambda", endpoint), client("apigatewayv2", endpoint)
+    role = client("iam", endpoint).create_role(RoleName="authz-e2e", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    authz_arn = lam.create_function(
+        FunctionName="authz-e2e",
+        Runtime="python3.8",
+        Role=role,
+        Handler="authz.handler",
+        Code={"ZipFile": authz_zip.read_bytes()},
+        Timeout=5,
+    )["FunctionArn"]
+
+    def uri(arn: str) -> str:
+        return f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+    api_id = api.create_api(
+        Name="authz-e2e", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    authorizer_id = api.create_authorizer(
+        ApiId=api_id,
+        AuthorizerType="REQUEST",
+        AuthorizerUri=uri(authz_arn),
+        Name="authz-e2e",
+        IdentitySource=["route.request.header.Authorization"],
+    )["AuthorizerId"]
+    for key, name in (("$connect", out["connect_function_name"]), ("$disconnect", out["function_name"])):
+        arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        integration = api.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri(arn))
+        extra = {"AuthorizationType": "CUSTOM", "AuthorizerId": authorizer_id} if key == "$connect" else {}
+        api.create_route(ApiId=api_id, RouteKey=key, Target=f"integrations/{integration['IntegrationId']}", **extra)
+
+    with LambdaRuntime("authz-e2e", endpoint, tmp_path, zip_path=authz_zip) as authz:
+
+        def invoke(name: str, event: Dict[str, Any]) -> Any:
+            return authz.invoke(event) if name == "authz-e2e" else live.invoke(name, event)
+
+        gateway = Gateway(Routes.load(api_id, endpoint), "live", invoke).start()
+        try:
+            url = f"{gateway.url}?clientType=dashboard&agentId=spoofed"
+            for headers, status in (({}, 401), ({"Authorization": "Bearer wrong"}, 401)):
+                with pytest.raises(websockets.exceptions.InvalidStatus) as rejected:
+                    websockets.sync.client.connect(url, additional_headers=headers, open_timeout=60)
+                assert rejected.value.response.status_code == status
+            # Without the header the authorizer is not even called; with a wrong token it says Unauthorized.
+            assert [(r.route_key, r.status) for r in gateway.records] == [("$connect authorizer", 401)]
+            with websockets.sync.client.connect(
+                url, additional_headers={"Authorization": "Bearer agent-07-token"}, open_timeout=60
+            ) as ws:
+                deadline = time.monotonic() + 30
+                while not gateway.live_ids() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                [cid] = gateway.live_ids()
+                [item] = [i for i in scan_table(out["table_name"], endpoint) if i["connectionId"] == cid]
+                assert (item["clientType"], item["agentId"]) == ("agent", "agent-07")
+                connect_record = [r for r in gateway.records if r.route_key == "$connect"][-1]
+                assert connect_record.event["requestContext"]["authorizer"] == {
+                    "clientType": "agent",
+                    "agentId": "agent-07",
+                    "principalId": "agent-07",
+                }
+                assert _log(connect_record.invocation, "connection registered")["identitySource"] == "authorizer"
+                assert authz.lines
+                assert any(line.startswith("REPORT RequestId:") for line in authz.lines)
+                ws.close(1000)
+            record = gateway.wait_closed(cid)
+            assert record.event["requestContext"]["authorizer"]["agentId"] == "agent-07"
+            assert record.invocation.payload == {"statusCode": 200, "body": "disconnected"}
+        finally:
+            gateway.stop()
+            client("apigatewayv2", endpoint).delete_api(ApiId=api_id)
 
 
 def test_second_tree_rebuilds_the_same_zip_and_plans_no_changes(local_stack: Dict[str, Any], tmp_path: Path) -> None:
@@ -212,7 +550,7 @@ def test_second_tree_rebuilds_the_same_zip_and_plans_no_changes(local_stack: Dic
 
     local_b = tree_b / "examples" / "local"
     shutil.copy2(local_stack["tree"] / "examples" / "local" / "terraform.tfstate", local_b / "terraform.tfstate")
-    terraform_b = Terraform(local_b, {"aws_endpoint": local_stack["endpoint"]})
+    terraform_b = Terraform(local_b, dict(terraform.variables))
     terraform_b.init()
     assert terraform_b.plan_exit_code().returncode == 0, terraform_b.transcript[-1]
 
@@ -224,7 +562,10 @@ def test_destroy_leaves_nothing(local_stack: Dict[str, Any]) -> None:
     assert resources_left(local_stack["endpoint"], "remediation-demo") == []
 
 
-def _lifecycle(example: str, workdir: Path) -> Dict[str, Any]:
+_INIT_LOCK = threading.Lock()
+
+
+def _lifecycle(example: str, workdir: Path, ready: threading.Barrier) -> Dict[str, Any]:
     """apply -> plan (no changes) -> destroy of one example on its own moto server."""
     tree = copy_tree(workdir)
     directory = tree / "examples" / example
@@ -232,8 +573,24 @@ def _lifecycle(example: str, workdir: Path) -> Dict[str, Any]:
         override = moto_override(endpoint, REGION)
         override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
         (directory / "moto_override.tf").write_text(override)
-        terraform = Terraform(directory, {"region": REGION})
-        terraform.init()
+        variables = {"region": REGION}
+        if example == "complete":
+            # examples/complete puts $connect behind the caller's REQUEST authorizer function.
+            iam, lam = client("iam", endpoint), client("lambda", endpoint)
+            role = iam.create_role(RoleName="authz-fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            variables["connect_authorizer_function_arn"] = lam.create_function(
+                FunctionName="authz-fn",
+                Runtime="python3.8",
+                Role=role,
+                Handler="authz.handler",
+                Code={"ZipFile": PACKAGE_ZIP.read_bytes()},
+            )["FunctionArn"]
+        terraform = Terraform(directory, variables)
+        # `init` rewrites the provider in the shared plugin cache: one at a time, and no apply may verify
+        # the cached provider while another init rewrites it, so every example inits before any applies.
+        with _INIT_LOCK:
+            terraform.init()
+        ready.wait(timeout=300)
         terraform.apply()
         try:
             plan = terraform.plan_exit_code()
@@ -250,12 +607,14 @@ def _lifecycle(example: str, workdir: Path) -> Dict[str, Any]:
 
 def test_every_other_example_applies_converges_and_destroys(tmp_path: Path) -> None:
     examples = ["complete", "existing-table"]
+    ready = threading.Barrier(len(examples))
     with ThreadPoolExecutor(max_workers=len(examples)) as pool:
-        results = dict(zip(examples, pool.map(lambda e: _lifecycle(e, tmp_path / e), examples)))
+        results = dict(zip(examples, pool.map(lambda e: _lifecycle(e, tmp_path / e, ready), examples)))
     for example, result in results.items():
         assert result["plan"] == 0, f"{example}: plan after apply is not empty:\n{result['plan_output']}"
         assert result["left"] == [], f"{example}: left behind {result['left']}"
     assert results["complete"]["outputs"]["table_name"] == "RemediationWebSocketConnections"
     assert results["complete"]["outputs"]["dashboard_name"] == "remediation-disconnect"
+    assert results["complete"]["outputs"]["connect_function_name"] == "remediation-disconnect-connect"
     policies = results["existing-table"]["outputs"]["iam_policies"]
     assert f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/RemediationWebSocketConnections" in policies["disconnect"]

@@ -1,11 +1,10 @@
-"""Local servers for tests, the demo and benchmarks: a moto server and a fake @connections endpoint.
+"""Local servers for tests, the demo and benchmarks: a moto server and scripted @connections.
 
 Both bind 127.0.0.1 on a free port and are stopped by the pid/handle that started them.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -14,12 +13,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import urllib.request
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Set
+
+from scripts.ws_connections_api import ConnectionsApi, iso
 
 
 def free_port() -> int:
@@ -74,60 +73,48 @@ def moto_server(log_path: Optional[Path] = None) -> Iterator[str]:
 
 
 class FakeConnections:
-    """A stand-in for API Gateway's @connections endpoint (GetConnection only).
+    """Scripted connections for the @connections API of the local gateway (scripts/ws_connections_api.py).
 
     Ids in `gone` answer 410 GoneException exactly as API Gateway does; ids in `throttled` answer
-    429 LimitExceededException; anything else is alive. `calls` counts requests per id.
+    429 LimitExceededException; anything else is alive. `calls` counts GetConnection requests per id.
     """
 
     def __init__(self) -> None:
         self.gone: Set[str] = set()
         self.throttled: Set[str] = set()
-        self.calls: Dict[str, int] = {}
         self.lock = threading.Lock()
+        self.api: Optional[ConnectionsApi] = None
+
+    @property
+    def calls(self) -> Dict[str, int]:
+        if self.api is None:
+            return {}
+        with self.api.lock:
+            return {cid: count for (method, cid), count in self.api.calls.items() if method == "GET"}
+
+    def describe(self, connection_id: str) -> Optional[Dict[str, object]]:
+        if connection_id in self.gone:
+            return None
+        now = iso(time.time())
+        return {"connectedAt": now, "lastActiveAt": now, "identity": {"sourceIp": "192.0.2.10"}}
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        return connection_id not in self.gone
+
+    def delete(self, connection_id: str) -> bool:
+        if connection_id in self.gone:
+            return False
+        self.gone.add(connection_id)
+        return True
 
 
 @contextmanager
 def fake_connections_endpoint(stage: str = "live") -> Iterator[tuple[str, FakeConnections]]:
-    """Serve GET /<stage>/@connections/<id> on a free loopback port; yield (endpoint URL, state)."""
+    """Serve <stage>/@connections/<id> on a free loopback port; yield (endpoint URL, state)."""
     state = FakeConnections()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-        def do_GET(self) -> None:
-            prefix = f"/{stage}/@connections/"
-            if not self.path.startswith(prefix):
-                self._reply(404, "NotFoundException", {"message": "Not Found"})
-                return
-            connection_id = urllib.parse.unquote(self.path[len(prefix) :])
-            with state.lock:
-                state.calls[connection_id] = state.calls.get(connection_id, 0) + 1
-            if connection_id in state.gone:
-                self._reply(410, "GoneException", {"message": None})
-            elif connection_id in state.throttled:
-                self._reply(429, "LimitExceededException", {"message": "Rate exceeded"})
-            else:
-                now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-                body = {"connectedAt": now, "lastActiveAt": now, "identity": {"sourceIp": "192.0.2.10"}}
-                self._reply(200, None, body)
-
-        def _reply(self, status: int, error_type: Optional[str], body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if error_type:
-                self.send_header("x-amzn-ErrorType", error_type)
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    api = ConnectionsApi(stage, state, throttled=state.throttled).start()
+    state.api = api
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{stage}", state
+        yield api.endpoint, state
     finally:
-        server.shutdown()
-        server.server_close()
+        api.stop()

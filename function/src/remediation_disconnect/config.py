@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, NamedTuple, Optional
 
-# API Gateway closes every WebSocket connection after at most two hours.
-MAX_CONNECTION_SECONDS = 7200
+from .contract import MAX_CONNECTION_SECONDS  # re-exported: older imports name it here
 
 
 class ConfigError(RuntimeError):

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import get_session
 
-from . import config
+from . import config, contract
 from .agents import EventsClient, OfflineNotice, OfflinePublisher, duration_seconds, has_live_connection
 from .events import DisconnectEvent, InvalidEvent, parse_disconnect
 from .store import Connection, ConnectionStore, DynamoDBClient
@@ -141,7 +141,9 @@ def disconnect(event: Any, context: Any = None) -> Dict[str, Any]:
         # The $connect authorizer's agentId (repeated in this event), if any, still names the agent.
         fields["deleteRetried"] = True
         if parsed.authorizer_agent_id:
-            old = Connection(parsed.connection_id, "agent", parsed.authorizer_agent_id, parsed.connected_at_ms, None)
+            old = Connection(
+                parsed.connection_id, contract.AGENT, parsed.authorizer_agent_id, parsed.connected_at_ms, None
+            )
     end_ms = parsed.request_time_ms if parsed.request_time_ms is not None else time.time() * 1000
     connected_at = parsed.connected_at_ms
     if connected_at is None and old is not None:
@@ -175,7 +177,7 @@ def _agent_offline(
     settings = rt.settings
     if not settings.agent_index or not old.is_agent or old.agent_id is None:
         return None
-    max_age = config.MAX_CONNECTION_SECONDS + settings.grace_seconds
+    max_age = contract.MAX_CONNECTION_SECONDS + settings.grace_seconds
     try:
         if has_live_connection(
             rt.store, settings.agent_index, old.agent_id, {parsed.connection_id}, time.time(), max_age
@@ -247,3 +249,62 @@ def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
     sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
     report = sweeper.run(time.time(), remaining, _scheduled_time(event))
     return report.as_dict()
+
+
+def connect(event: Any, context: Any = None) -> Dict[str, Any]:
+    """`$connect` route (optional): write the contract item, or refuse the handshake (non-2xx)."""
+    from . import connect as registration  # noqa: PLC0415 - the $disconnect and sweeper paths never need it
+
+    rt = runtime()
+    telemetry = rt.telemetry
+    telemetry.request_id = _request_id(context)
+    options = registration.load_settings(os.environ)
+    try:
+        parsed = registration.parse_connect(event)
+    except InvalidEvent as exc:
+        telemetry.log(
+            "WARNING",
+            "invalid $connect event refused",
+            {"error": str(exc)},
+            [MetricGroup({}, [("InvalidConnectEvents", "Count", 1)])],
+        )
+        return dict(registration.BAD_REQUEST)
+    fields: Dict[str, Any] = {
+        "connectionId": parsed.connection_id,
+        "connectedAt": parsed.connected_at_ms,
+        "apiId": parsed.api_id,
+        "stage": parsed.stage,
+        "requestId": parsed.request_id,
+    }
+    try:
+        client_type, agent_id, source = registration.identity(parsed, options)
+    except registration.Refused as exc:
+        fields.update(result="refused", reason=str(exc))
+        telemetry.log("WARNING", "connection refused", fields, [MetricGroup({}, [("RefusedConnects", "Count", 1)])])
+        return dict(registration.FORBIDDEN)
+    fields.update(clientType=client_type, identitySource=source)
+    if agent_id is not None:
+        fields["agentId"] = agent_id
+    settings = rt.settings
+    try:
+        written = registration.register(
+            cast(registration.PutItemClient, rt.dynamodb),  # the same botocore client
+            settings.table_name,
+            settings.ttl_attribute,
+            settings.grace_seconds,
+            parsed,
+            (client_type, agent_id),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        fields.update(result="error", error=str(exc)[:512], errorCode=code)
+        telemetry.log("ERROR", "connection not registered", fields, [MetricGroup({}, [("ConnectErrors", "Count", 1)])])
+        raise
+    fields.update(result="registered", expiresAt=int(written[settings.ttl_attribute]["N"]))
+    telemetry.log(
+        "INFO",
+        "connection registered",
+        fields,
+        [MetricGroup({"ClientType": client_type}, [("Connects", "Count", 1.0)])],
+    )
+    return dict(registration.OK)

@@ -1,11 +1,6 @@
 """The connections table, through the low-level DynamoDB client (no boto3 resource layer).
 
-Item contract (what a `$connect` handler writes; only connectionId is required):
-  connectionId  S  partition key, API Gateway's requestContext.connectionId
-  clientType    S  "agent" | "dashboard"
-  agentId       S  the agent's stable id (agents only)
-  connectedAt   N  epoch milliseconds, as API Gateway gives requestContext.connectedAt
-  expiresAt     N  epoch seconds (the TTL attribute): connectedAt/1000 + 7200 + grace
+The item contract (attribute names, units, expiry, what counts as an agent) lives in contract.py.
 """
 
 from __future__ import annotations
@@ -14,7 +9,8 @@ import random
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Tuple
 
-CLIENT_TYPES = ("agent", "dashboard")
+from .contract import AGENT_ID, CLIENT_TYPE, CLIENT_TYPES, CONNECTED_AT, CONNECTION_ID, is_agent_connection
+
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 6
 PAGE_SIZE = 10_000  # items per Scan request at most; DynamoDB also ends a page at 1 MB (~6,900 items)
@@ -61,10 +57,10 @@ class Connection(NamedTuple):
     @classmethod
     def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> Connection:
         return cls(
-            connection_id=_string(item, "connectionId") or "",
-            client_type=_string(item, "clientType"),
-            agent_id=_string(item, "agentId"),
-            connected_at_ms=_number(item, "connectedAt"),
+            connection_id=_string(item, CONNECTION_ID) or "",
+            client_type=_string(item, CLIENT_TYPE),
+            agent_id=_string(item, AGENT_ID),
+            connected_at_ms=_number(item, CONNECTED_AT),
             expires_at=_number(item, ttl_attribute),
         )
 
@@ -77,7 +73,7 @@ class Connection(NamedTuple):
 
     @property
     def is_agent(self) -> bool:
-        return self.client_type == "agent" and bool(self.agent_id)
+        return is_agent_connection(self.client_type, self.agent_id)
 
     def expired(self, now: float, max_age_seconds: int) -> bool:
         """Past its TTL, or older than API Gateway's connection limit plus grace.
@@ -93,9 +89,9 @@ class Connection(NamedTuple):
         """The item's contract attributes for logs (never the whole item: writers may add secrets)."""
         fields: Dict[str, Any] = {}
         for key, value in (
-            ("clientType", self.client_type),
-            ("agentId", self.agent_id),
-            ("connectedAt", self.connected_at_ms),
+            (CLIENT_TYPE, self.client_type),
+            (AGENT_ID, self.agent_id),
+            (CONNECTED_AT, self.connected_at_ms),
             ("expiresAt", self.expires_at),
         ):
             if value is not None:
@@ -128,7 +124,7 @@ class ConnectionStore:
 
     @staticmethod
     def _key(connection_id: str) -> Dict[str, Any]:
-        return {"connectionId": {"S": connection_id}}
+        return {CONNECTION_ID: {"S": connection_id}}
 
     def delete(self, connection_id: str) -> Deleted:
         """Delete one connection (idempotent) and return what the item said (None if it was gone).
@@ -202,10 +198,10 @@ class ConnectionStore:
         page_size is asked before each request, so a caller with an item budget never overshoots it.
         """
         names = {
-            "#id": "connectionId",
-            "#type": "clientType",
-            "#agent": "agentId",
-            "#at": "connectedAt",
+            "#id": CONNECTION_ID,
+            "#type": CLIENT_TYPE,
+            "#agent": AGENT_ID,
+            "#at": CONNECTED_AT,
             "#ttl": self.ttl_attribute,
         }
         kwargs: Dict[str, Any] = {

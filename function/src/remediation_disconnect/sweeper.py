@@ -18,8 +18,9 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .agents import OfflineNotice, OfflinePublisher, has_live_connection
-from .config import MAX_CONNECTION_SECONDS, Settings
-from .store import CLIENT_TYPES, PAGE_SIZE, Connection, ConnectionStore
+from .config import Settings
+from .contract import CLIENT_TYPES, MAX_CONNECTION_SECONDS
+from .store import PAGE_SIZE, Connection, ConnectionStore
 from .telemetry import MetricGroup, Telemetry
 
 ALIVE, GONE, ERROR = "alive", "gone", "error"

@@ -1,0 +1,65 @@
+"""The connection item contract: the one place that says what a registry item holds.
+
+Written by the `$connect` handler (or the user's own `$connect`), read by `$disconnect` and the sweeper:
+
+  connectionId  S  partition key: API Gateway's requestContext.connectionId (never reused)
+  clientType    S  "agent" | "dashboard"
+  agentId       S  the agent's stable id (agents only; absent for a dashboard)
+  connectedAt   N  epoch MILLISECONDS, exactly requestContext.connectedAt of the `$connect` event
+  expiresAt     N  epoch SECONDS (the TTL attribute, name configurable):
+                   connectedAt // 1000 + 7200 (API Gateway's connection limit) + grace seconds
+
+Only connectionId is required of other writers; readers tolerate any optional attribute missing. An
+item counts as an agent connection only if clientType is exactly "agent" and agentId is non-empty.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+# Attribute names.
+CONNECTION_ID = "connectionId"
+CLIENT_TYPE = "clientType"
+AGENT_ID = "agentId"
+CONNECTED_AT = "connectedAt"
+DEFAULT_TTL_ATTRIBUTE = "expiresAt"
+
+# clientType values.
+AGENT = "agent"
+DASHBOARD = "dashboard"
+CLIENT_TYPES = (AGENT, DASHBOARD)
+
+# API Gateway closes every WebSocket connection after at most two hours.
+MAX_CONNECTION_SECONDS = 7200
+# Longest agentId (and clientType) a reader keeps; a writer refuses anything longer.
+MAX_IDENTITY_LENGTH = 256
+
+
+def expires_at(connected_at_ms: int, grace_seconds: int) -> int:
+    """The TTL value (epoch seconds) of a connection that started at `connected_at_ms` (epoch ms)."""
+    return connected_at_ms // 1000 + MAX_CONNECTION_SECONDS + grace_seconds
+
+
+def is_agent_connection(client_type: Optional[str], agent_id: Optional[str]) -> bool:
+    """The rule for what counts as an agent's connection (and so for agent status)."""
+    return client_type == AGENT and bool(agent_id)
+
+
+def item(
+    connection_id: str,
+    client_type: str,
+    agent_id: Optional[str],
+    connected_at_ms: int,
+    grace_seconds: int,
+    ttl_attribute: str = DEFAULT_TTL_ATTRIBUTE,
+) -> Dict[str, Dict[str, str]]:
+    """The item in DynamoDB's wire format (agentId only for an agent)."""
+    written: Dict[str, Dict[str, str]] = {
+        CONNECTION_ID: {"S": connection_id},
+        CLIENT_TYPE: {"S": client_type},
+        CONNECTED_AT: {"N": str(connected_at_ms)},
+        ttl_attribute: {"N": str(expires_at(connected_at_ms, grace_seconds))},
+    }
+    if client_type == AGENT and agent_id:
+        written[AGENT_ID] = {"S": agent_id}
+    return written

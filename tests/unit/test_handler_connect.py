@@ -1,0 +1,258 @@
+"""The optional `$connect` writer: exactly the contract item, or a refused handshake and nothing written."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Optional
+
+import pytest
+from remediation_disconnect import contract, handlers
+from remediation_disconnect.config import ConfigError
+
+from tests.support.events import CONNECTION_ID, FakeContext, disconnect_event
+from tests.support.logs import LogReader
+from tests.support.resources import INDEX, Table
+
+CONNECTED_AT = 1_795_000_000_123  # epoch ms, as API Gateway sends requestContext.connectedAt
+CONNECT_VARIABLES = ("CONNECT_CLIENT_TYPE_KEY", "CONNECT_AGENT_ID_KEY", "CONNECT_QUERY_STRING_IDENTITY")
+
+
+@pytest.fixture(autouse=True)
+def clean_connect_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CONNECT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def connect_event(
+    connection_id: str = CONNECTION_ID,
+    *,
+    authorizer: Optional[Dict[str, Any]] = None,
+    query: Optional[Dict[str, str]] = None,
+    connected_at: int = CONNECTED_AT,
+) -> Dict[str, Any]:
+    """A `$connect` event shaped like API Gateway's (Lambda proxy integration, REQUEST authorizer)."""
+    context: Dict[str, Any] = {
+        "routeKey": "$connect",
+        "eventType": "CONNECT",
+        "extendedRequestId": "QSdpnFzRjoEFQjA=",
+        "requestTime": "26/Nov/2026:06:45:12 +0000",
+        "messageDirection": "IN",
+        "stage": "live",
+        "connectedAt": connected_at,
+        "requestTimeEpoch": connected_at + 12,
+        "identity": {"userAgent": "RemediationAgent/4.2.1", "sourceIp": "203.0.113.7"},
+        "requestId": "QSdpnFzRjoEFQjA=",
+        "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": "abc123",
+    }
+    if authorizer is not None:
+        context["authorizer"] = {"principalId": "user", "integrationLatency": 12, **authorizer}
+    event: Dict[str, Any] = {
+        "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
+        "isBase64Encoded": False,
+        "requestContext": context,
+    }
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {key: [value] for key, value in query.items()}
+    return event
+
+
+def test_agent_from_the_authorizer_is_written_exactly_per_contract(table: Table, logs: LogReader) -> None:
+    event = connect_event(authorizer={"clientType": "agent", "agentId": "agent-07"})
+    assert handlers.connect(event, FakeContext()) == {"statusCode": 200, "body": "connected"}
+    assert table.items() == {
+        CONNECTION_ID: {
+            "connectionId": {"S": CONNECTION_ID},
+            "clientType": {"S": "agent"},
+            "agentId": {"S": "agent-07"},
+            "connectedAt": {"N": str(CONNECTED_AT)},
+            # seconds: 1_795_000_000 + 7200 + the default 300 s grace
+            "expiresAt": {"N": str(1_795_000_000 + 7200 + 300)},
+        }
+    }
+    line = logs.one("connection registered")
+    assert (line["clientType"], line["agentId"], line["identitySource"]) == ("agent", "agent-07", "authorizer")
+    assert line["expiresAt"] == 1_795_007_500
+    assert line["awsRequestId"] == FakeContext().aws_request_id
+
+
+def test_dashboard_gets_no_agent_id_and_grace_and_ttl_name_come_from_the_environment(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TTL_ATTRIBUTE", "ttl")
+    monkeypatch.setenv("CONNECTION_GRACE_SECONDS", "60")
+    table = Table(ttl_attribute="ttl")
+    event = connect_event(authorizer={"clientType": "dashboard", "agentId": "ignored"})
+    assert handlers.connect(event)["statusCode"] == 200
+    written = table.items()[CONNECTION_ID]
+    assert written == {
+        "connectionId": {"S": CONNECTION_ID},
+        "clientType": {"S": "dashboard"},
+        "connectedAt": {"N": str(CONNECTED_AT)},
+        "ttl": {"N": str(1_795_000_000 + 7200 + 60)},
+    }
+
+
+def test_authorizer_keys_are_configurable(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECT_CLIENT_TYPE_KEY", "role")
+    monkeypatch.setenv("CONNECT_AGENT_ID_KEY", "sub")
+    event = connect_event(authorizer={"role": "agent", "sub": "agent-99", "clientType": "dashboard"})
+    assert handlers.connect(event)["statusCode"] == 200
+    written = table.items()[CONNECTION_ID]
+    assert (written["clientType"], written["agentId"]) == ({"S": "agent"}, {"S": "agent-99"})
+
+
+def test_query_string_identity_only_when_enabled(
+    table: Table, logs: LogReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = connect_event(query={"clientType": "agent", "agentId": "agent-12"})
+    assert handlers.connect(event) == {"statusCode": 403, "body": "connection refused: no usable identity"}
+    assert table.items() == {}
+    refused = logs.one("connection refused")
+    assert refused["reason"] == "the $connect authorizer's context has no 'clientType'"
+    assert refused["RefusedConnects"] == 1
+
+    monkeypatch.setenv("CONNECT_QUERY_STRING_IDENTITY", "true")
+    handlers.reset()
+    assert handlers.connect(event)["statusCode"] == 200
+    assert table.items()[CONNECTION_ID]["agentId"] == {"S": "agent-12"}
+    assert logs.one("connection registered")["identitySource"] == "queryString"
+
+
+def test_the_authorizer_wins_over_the_query_string(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECT_QUERY_STRING_IDENTITY", "true")
+    event = connect_event(
+        authorizer={"clientType": "agent", "agentId": "agent-real"}, query={"clientType": "agent", "agentId": "spoof"}
+    )
+    assert handlers.connect(event)["statusCode"] == 200
+    assert table.items()[CONNECTION_ID]["agentId"] == {"S": "agent-real"}
+
+
+@pytest.mark.parametrize(
+    ("authorizer", "reason"),
+    [
+        ({"agentId": "agent-07"}, "the $connect authorizer's context has no 'clientType'"),
+        (
+            {"clientType": "robot", "agentId": "a"},
+            "authorizer 'clientType' is 'robot', not one of ['agent', 'dashboard']",
+        ),
+        (
+            {"clientType": "Agent", "agentId": "a"},
+            "authorizer 'clientType' is 'Agent', not one of ['agent', 'dashboard']",
+        ),
+        ({"clientType": "agent"}, "an agent's authorizer has no 'agentId'"),
+        ({"clientType": "agent", "agentId": ""}, "an agent's authorizer has no 'agentId'"),
+        ({"clientType": "agent", "agentId": 7}, "an agent's authorizer has no 'agentId'"),
+        (
+            {"clientType": "agent", "agentId": "a" * 257},
+            "authorizer 'agentId' is longer than 256 characters or contains non-printable characters",
+        ),
+        (
+            {"clientType": "agent", "agentId": "agent\n07"},
+            "authorizer 'agentId' is longer than 256 characters or contains non-printable characters",
+        ),
+    ],
+)
+def test_unusable_identity_is_refused_and_nothing_is_written(
+    table: Table, logs: LogReader, authorizer: Dict[str, Any], reason: str
+) -> None:
+    response = handlers.connect(connect_event(authorizer=authorizer))
+    assert response["statusCode"] == 403
+    assert table.items() == {}
+    line = logs.one("connection refused")
+    assert (line["level"], line["reason"], line["connectionId"]) == ("WARNING", reason, CONNECTION_ID)
+
+
+def _malformed() -> Any:
+    base = connect_event(authorizer={"clientType": "agent", "agentId": "agent-07"})
+    cases = []
+    for path, value in (
+        (("requestContext", "connectionId"), ""),
+        (("requestContext", "connectionId"), "has space"),
+        (("requestContext", "eventType"), "DISCONNECT"),
+        (("requestContext", "connectedAt"), None),
+        (("requestContext", "connectedAt"), "soon"),
+        (("requestContext",), "not an object"),
+    ):
+        event = copy.deepcopy(base)
+        target = event
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        cases.append(event)
+    return [*cases, None, [], "text"]
+
+
+@pytest.mark.parametrize("event", _malformed())
+def test_malformed_events_are_refused_like_on_disconnect(table: Table, logs: LogReader, event: Any) -> None:
+    assert handlers.connect(event) == {"statusCode": 400, "body": "invalid $connect event"}
+    assert table.items() == {}
+    line = logs.one("invalid $connect event refused")
+    assert line["InvalidConnectEvents"] == 1
+    assert line["error"]
+
+
+def test_a_write_failure_fails_the_invocation_and_is_logged(aws: None, logs: LogReader) -> None:
+    # No table: PutItem answers ResourceNotFoundException; Lambda's error makes API Gateway refuse.
+    with pytest.raises(Exception, match=r"ResourceNotFoundException|non-existent table"):
+        handlers.connect(connect_event(authorizer={"clientType": "dashboard"}))
+    line = logs.one("connection not registered")
+    assert line["errorCode"] == "ResourceNotFoundException"
+    assert line["ConnectErrors"] == 1
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"CONNECT_AGENT_ID_KEY": "agent id"}, "CONNECT_AGENT_ID_KEY"),
+        ({"CONNECT_CLIENT_TYPE_KEY": "client/type"}, "CONNECT_CLIENT_TYPE_KEY"),
+        ({"CONNECT_CLIENT_TYPE_KEY": "sub", "CONNECT_AGENT_ID_KEY": "sub"}, "CONNECT_CLIENT_TYPE_KEY and"),
+        ({"CONNECT_QUERY_STRING_IDENTITY": "yes"}, "CONNECT_QUERY_STRING_IDENTITY"),
+    ],
+)
+def test_bad_configuration_names_the_variable(
+    table: Table, monkeypatch: pytest.MonkeyPatch, variables: Dict[str, str], named: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=named):
+        handlers.connect(connect_event(authorizer={"clientType": "agent", "agentId": "a"}))
+    assert table.items() == {}
+
+
+def test_what_connect_writes_disconnect_reads_as_an_agent(
+    aws: None, monkeypatch: pytest.MonkeyPatch, logs: LogReader
+) -> None:
+    """One contract: the item from $connect makes $disconnect announce the agent offline."""
+    monkeypatch.setenv("AGENT_INDEX_NAME", INDEX)
+    table = Table(with_index=True)
+    assert (
+        handlers.connect(connect_event(authorizer={"clientType": "agent", "agentId": "agent-07"}))["statusCode"] == 200
+    )
+    assert handlers.disconnect(disconnect_event(connected_at=CONNECTED_AT))["statusCode"] == 200
+    removed = logs.one("connection removed")
+    assert removed["item"] == {
+        "clientType": "agent",
+        "agentId": "agent-07",
+        "connectedAt": CONNECTED_AT,
+        "expiresAt": contract.expires_at(CONNECTED_AT, 300),
+    }
+    assert removed["agentOffline"] is True
+    assert table.items() == {}
+
+
+@pytest.mark.parametrize(
+    ("client_type", "agent_id", "expected"),
+    [("agent", "a", True), ("agent", "", False), ("agent", None, False), ("dashboard", "a", False), (None, "a", False)],
+)
+def test_what_counts_as_an_agent_connection(
+    client_type: Optional[str], agent_id: Optional[str], expected: bool
+) -> None:
+    assert contract.is_agent_connection(client_type, agent_id) is expected
+
+
+def test_expiry_is_whole_seconds_from_milliseconds() -> None:
+    assert contract.expires_at(1_795_000_000_999, 0) == 1_795_007_200
+    assert contract.expires_at(1_795_000_000_999, 300) == 1_795_007_500
