@@ -35,7 +35,7 @@ module "disconnect_function" {
 
   function_name = var.name
   description   = "Remediation WebSocket $disconnect: removes closed connections of API ${var.api_id} from ${local.table_name}"
-  handler       = "remediation_disconnect.handlers.disconnect"
+  handler       = "remediation_disconnect.lambda_entry.disconnect"
   package       = local.package
   runtime       = var.runtime
   memory_size   = var.memory_size
@@ -61,7 +61,7 @@ module "sweeper_function" {
 
   function_name                  = local.sweeper_name
   description                    = "Remediation WebSocket: removes connections of API ${var.api_id} whose $disconnect never arrived (expired or gone)"
-  handler                        = "remediation_disconnect.handlers.sweep"
+  handler                        = "remediation_disconnect.lambda_entry.sweep"
   package                        = local.package
   runtime                        = var.runtime
   memory_size                    = var.sweeper.memory_size

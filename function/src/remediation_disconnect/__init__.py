@@ -1,8 +1,9 @@
 """Remediation WebSocket `$disconnect` handler and stale-connection sweeper (stdlib + botocore only).
 
-Entry points (Lambda handler strings):
-  remediation_disconnect.handlers.disconnect   API Gateway WebSocket `$disconnect` route
-  remediation_disconnect.handlers.sweep        EventBridge schedule: abnormal-termination cleanup
+Entry points (Lambda handler strings; lambda_entry wraps the handlers of the same names with a
+cheaper cold start, see its docstring):
+  remediation_disconnect.lambda_entry.disconnect   API Gateway WebSocket `$disconnect` route
+  remediation_disconnect.lambda_entry.sweep        EventBridge schedule: abnormal-termination cleanup
 """
 
 __version__ = "1.0.0"
