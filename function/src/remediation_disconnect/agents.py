@@ -57,10 +57,12 @@ def has_live_connection(
     """True if the index lists another unexpired connection of this agent.
 
     `exclude` holds the ids just removed: the index is eventually consistent and may still list them.
-    Items whose index projection lacks the timestamps count as live (no false "offline").
+    Items whose index projection lacks the timestamps count as live (no false "offline"). Only agent
+    connections count (Connection.is_agent: clientType "agent"), the same rule that decides whether a
+    removal asks this question at all; the module's index projects clientType for this.
     """
     for connection in store.agent_connections(index_name, agent_id):
-        if connection.connection_id in exclude:
+        if connection.connection_id in exclude or not connection.is_agent:
             continue
         if connection.expired(now, max_age_seconds):
             continue

@@ -105,5 +105,6 @@ def parse_disconnect(event: object) -> DisconnectEvent:
         request_id=_text(context, "requestId"),
         source_ip=_text(identity, "sourceIp"),
         user_agent=_text(identity, "userAgent"),
-        authorizer_agent_id=_text(authorizer, "agentId"),
+        # An identity: kept whole (only logs bound their text), never cut like the free-text fields.
+        authorizer_agent_id=authorizer["agentId"] if isinstance(authorizer.get("agentId"), str) else None,
     )

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol
 
 CLIENT_TYPES = ("agent", "dashboard")
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 6
+# The sweeper's reserved item (sweeper.py, "The scan position"): not a connection, skipped by every read here.
+# No API Gateway connection id ("L0SM9cOFvHcCIhw=", base64 text) contains "~" or "/".
+POSITION_KEY = "~remediation-sweeper/scan-position"
 PAGE_SIZE = 10_000  # items per Scan request at most; DynamoDB also ends a page at 1 MB (~6,900 items)
 
 
@@ -32,6 +35,9 @@ class DynamoDBClient(Protocol):
     def query(self, **kwargs: Any) -> Dict[str, Any]: ...
 
 
+LOG_TEXT_LENGTH = 256  # strings are bounded in logs only: identities are used exactly as stored
+
+
 def _number(item: Mapping[str, Any], name: str) -> Optional[int]:
     value = item.get(name)
     if isinstance(value, dict) and "N" in value:
@@ -45,8 +51,24 @@ def _number(item: Mapping[str, Any], name: str) -> Optional[int]:
 def _string(item: Mapping[str, Any], name: str) -> Optional[str]:
     value = item.get(name)
     if isinstance(value, dict) and isinstance(value.get("S"), str):
-        return str(value["S"])[:256]
+        return str(value["S"])
     return None
+
+
+def _exact_number(item: Mapping[str, Any], name: str, parsed: Optional[int]) -> Optional[str]:
+    """The number's text as stored when the integer read from it is not the same value ("1.5", 20+ digits)."""
+    value = item.get(name)
+    if parsed is None or not isinstance(value, dict) or not isinstance(value.get("N"), str):
+        return None
+    text = str(value["N"])
+    return None if text == str(parsed) else text
+
+
+def for_log(value: Optional[str]) -> Optional[str]:
+    """A stored string as logs show it: at most LOG_TEXT_LENGTH characters (the item keeps it whole)."""
+    if value is None or len(value) <= LOG_TEXT_LENGTH:
+        return value
+    return value[:LOG_TEXT_LENGTH] + "..."
 
 
 class Connection(NamedTuple):
@@ -57,15 +79,20 @@ class Connection(NamedTuple):
     agent_id: Optional[str]
     connected_at_ms: Optional[int]
     expires_at: Optional[int]
+    # connectedAt exactly as stored when connected_at_ms is not that value (a fraction, 17+ digits):
+    # conditions compare with the stored number, not with the integer read from it.
+    connected_at_exact: Optional[str] = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> Connection:
+        connected_at = _number(item, "connectedAt")
         return cls(
             connection_id=_string(item, "connectionId") or "",
             client_type=_string(item, "clientType"),
             agent_id=_string(item, "agentId"),
-            connected_at_ms=_number(item, "connectedAt"),
+            connected_at_ms=connected_at,
             expires_at=_number(item, ttl_attribute),
+            connected_at_exact=_exact_number(item, "connectedAt", connected_at),
         )
 
     @property
@@ -77,6 +104,11 @@ class Connection(NamedTuple):
 
     @property
     def is_agent(self) -> bool:
+        """The contract's one rule: an agent's connection has clientType "agent" and a non-empty agentId.
+
+        Only such items count as an agent's live connections, and only their removal asks whether the
+        agent went offline (an item with an agentId but another clientType does neither).
+        """
         return self.client_type == "agent" and bool(self.agent_id)
 
     def expired(self, now: float, max_age_seconds: int) -> bool:
@@ -93,8 +125,8 @@ class Connection(NamedTuple):
         """The item's contract attributes for logs (never the whole item: writers may add secrets)."""
         fields: Dict[str, Any] = {}
         for key, value in (
-            ("clientType", self.client_type),
-            ("agentId", self.agent_id),
+            ("clientType", for_log(self.client_type)),
+            ("agentId", for_log(self.agent_id)),
             ("connectedAt", self.connected_at_ms),
             ("expiresAt", self.expires_at),
         ):
@@ -106,6 +138,12 @@ class Connection(NamedTuple):
 class Deleted(NamedTuple):
     previous: Optional[Connection]
     retried: bool
+
+
+class Page(NamedTuple):
+    connections: List[Connection]
+    next_key: Optional[Dict[str, Any]]  # the Scan's LastEvaluatedKey; None: the segment is finished
+    scanned: int  # items read (what Limit counts), the position item included
 
 
 class BatchResult(NamedTuple):
@@ -147,14 +185,14 @@ class ConnectionStore:
         return Deleted(Connection.from_item(attributes, self.ttl_attribute), retried)
 
     def delete_if_unchanged(self, connection: Connection) -> Optional[Connection]:
-        """Delete an item only if it still exists as read (same connectedAt); None when it changed."""
+        """Delete an item only if it still exists as read (same connectedAt, as stored); None when it changed."""
         condition = "attribute_exists(connectionId)"
         values: Dict[str, Any] = {}
         names: Dict[str, str] = {}
         if connection.connected_at_ms is not None:
             condition += " AND #connectedAt = :connectedAt"
             names["#connectedAt"] = "connectedAt"
-            values[":connectedAt"] = {"N": str(connection.connected_at_ms)}
+            values[":connectedAt"] = {"N": connection.connected_at_exact or str(connection.connected_at_ms)}
         kwargs: Dict[str, Any] = {
             "TableName": self.table_name,
             "Key": self._key(connection.connection_id),
@@ -195,11 +233,17 @@ class ConnectionStore:
         return BatchResult(deleted, unprocessed)
 
     def scan_segment(
-        self, segment: int, total_segments: int, page_size: Callable[[], int] = lambda: PAGE_SIZE
-    ) -> Iterator[Tuple[List[Connection], bool]]:
-        """Yield (connections, last_page) for one parallel-scan segment, projecting only the contract.
+        self,
+        segment: int,
+        total_segments: int,
+        page_size: Callable[[], int] = lambda: PAGE_SIZE,
+        start_key: Optional[Dict[str, Any]] = None,
+    ) -> Iterator[Page]:
+        """Yield the pages of one parallel-scan segment from `start_key` on, projecting only the contract.
 
-        page_size is asked before each request, so a caller with an item budget never overshoots it.
+        page_size is asked before each request, so a caller with an item budget never overshoots it;
+        a page's next_key (None on the segment's last page) is where a later scan may continue. The
+        sweeper's reserved position item is not a connection and never appears in a page.
         """
         names = {
             "#id": "connectionId",
@@ -216,12 +260,16 @@ class ConnectionStore:
         if total_segments > 1:
             kwargs["Segment"] = segment
             kwargs["TotalSegments"] = total_segments
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
         while True:
             kwargs["Limit"] = max(1, page_size())
             response = self.client.scan(**kwargs)
-            last_key = response.get("LastEvaluatedKey")
-            items = [Connection.from_item(item, self.ttl_attribute) for item in response.get("Items", [])]
-            yield [item for item in items if item.connection_id], not last_key
+            last_key = response.get("LastEvaluatedKey") or None
+            raw = response.get("Items", [])
+            items = [Connection.from_item(item, self.ttl_attribute) for item in raw]
+            connections = [item for item in items if item.connection_id and item.connection_id != POSITION_KEY]
+            yield Page(connections, last_key, int(response.get("ScannedCount", len(raw))))
             if not last_key:
                 return
             kwargs["ExclusiveStartKey"] = last_key
