@@ -144,7 +144,7 @@ run "sweeper_on_a_schedule" {
     condition = jsondecode(output.iam_policies.sweeper).Statement[1] == {
       Sid = "RemoveStaleConnections", Effect = "Allow", Action = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"], Resource = [aws_dynamodb_table.this[0].arn]
       } && jsondecode(output.iam_policies.sweeper).Statement[2] == {
-      Sid = "KeepScanPosition", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = [aws_dynamodb_table.this[0].arn]
+      Sid       = "KeepScanPosition", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = [aws_dynamodb_table.this[0].arn]
       Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = ["~remediation-sweeper/scan-position"] } }
     } && length(jsondecode(output.iam_policies.sweeper).Statement) == 3
     error_message = "Without probing or agent tracking the sweeper may only Scan, BatchWriteItem and DeleteItem on the table, and GetItem/PutItem on its one position item (besides its logs)."
