@@ -126,13 +126,20 @@ def summary(run: Dict[str, Any]) -> Dict[str, Any]:
         "cpu_seconds_per_run": sum(r["cpu_seconds"] for r in runs) / n,
         "stale_left": run["stale_left"],
         "stale": run["stale"],
+        "live_deleted": run.get("live_deleted", 0),
     }
 
 
 def coverage_figures(cov: Dict[str, Any]) -> List[Figure]:
     ours = summary(cov[f"ours-{GATED_SIZE}"])
     bound = math.ceil(GATED_SIZE / BUDGET)
-    met = ours["complete"] and ours["coverage"] == GATED_SIZE and ours["runs"] <= bound and ours["stale_left"] == 0
+    met = (
+        ours["complete"]
+        and ours["coverage"] == GATED_SIZE
+        and ours["runs"] <= bound
+        and ours["stale_left"] == 0
+        and ours["live_deleted"] == 0
+    )
     return [
         Figure(
             f"sweeper: runs per full pass, {GATED_SIZE:,} items",
@@ -140,7 +147,7 @@ def coverage_figures(cov: Dict[str, Any]) -> List[Figure]:
             None,
             float(ours["runs"]),
             None,
-            f"<= {bound}, all items",
+            f"<= {bound}, all items, only stale removed",
             met,
         )
     ]

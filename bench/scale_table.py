@@ -1,10 +1,10 @@
 """A connections table of any size for the sweeper's coverage benchmark, generated lazily, never stored.
 
 Slot i (0 <= i < items) is the i-th item in scan order (DynamoDB scans in the hash order of the key;
-here slot order plays that part). Its attributes are a pure function of i, so a 10-million-item table
-costs two bytearrays (deleted, seen: 20 MB) instead of gigabytes: nothing about the items is
-approximated, only their storage. Every 100th item (i % 100 == 7) is stale (connected 3 hours ago); a
-third of the items are agents.
+here slot order plays that part). Its attributes are a pure function of i and of `now_ms` (the runner
+moves it with each run, so live items stay live), so a 10-million-item table costs two bytearrays
+(deleted, seen: 20 MB) instead of gigabytes: nothing about the items is approximated, only their
+storage. Every 100th item (i % 100 == 7) is stale (connected 3 hours ago); a third are agents.
 
 Operations, answering what DynamoDB answers (DynamoDB JSON in and out), for the sweeper's requests:
   Scan           Limit, ExclusiveStartKey, Segment/TotalSegments (contiguous slot ranges), pages end at

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import pytest
-from remediation_disconnect.store import BATCH_ATTEMPTS, BATCH_SIZE, POSITION_KEY, Connection, ConnectionStore, Deleted
+from remediation_disconnect.store import POSITION_KEY, Connection, ConnectionStore, Deleted
+from remediation_disconnect.sweeper import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
 
 from tests.unit.helpers import (
     INDEX,
@@ -23,9 +24,9 @@ from tests.unit.helpers import (
 NOW = 1_795_677_000.0  # 2026-11-26T06:30:00Z, in epoch seconds
 
 
-def store_for(table: Table, client: Any = None, sleeps: Optional[List[float]] = None) -> ConnectionStore:
+def store_for(table: Table, client: Any = None, sleeps: Optional[List[float]] = None) -> SweepStore:
     recorded: List[float] = [] if sleeps is None else sleeps
-    return ConnectionStore(client or table.client, table.name, table.ttl_attribute, sleep=recorded.append)
+    return SweepStore(client or table.client, table.name, table.ttl_attribute, sleep=recorded.append)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -358,7 +359,7 @@ def test_scan_segment_skips_items_without_a_connection_id() -> None:
         def query(self, **kwargs: Any) -> Dict[str, Any]:
             raise AssertionError
 
-    [page] = list(ConnectionStore(OnePage(), TABLE).scan_segment(0, 1))
+    [page] = list(SweepStore(OnePage(), TABLE).scan_segment(0, 1))
 
     assert [connection.connection_id for connection in page.connections] == ["ok"]
     assert (page.next_key, page.scanned) == (None, 3)

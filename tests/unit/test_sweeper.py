@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from remediation_disconnect import config, handlers
-from remediation_disconnect.store import POSITION_KEY, ConnectionStore, Page
-from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Prober, Sweeper, SweepReport
+from remediation_disconnect.store import POSITION_KEY, ConnectionStore
+from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Page, Prober, Sweeper, SweepReport, SweepStore
 from remediation_disconnect.telemetry import Telemetry
 
 from tests.support.servers import FakeConnections, fake_connections_endpoint
@@ -550,7 +550,7 @@ def test_index_failure_during_the_sweep_is_logged_and_the_sweep_completes(
 # ---------------------------------------------------------------------------------------------------
 
 
-class SmallPages(ConnectionStore):
+class SmallPages(SweepStore):
     """A store whose scans return small pages, so budgets are checked between pages of a small table."""
 
     def __init__(self, client: Any, table_name: str, page_size: int) -> None:

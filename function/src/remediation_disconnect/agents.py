@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Collection, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Any, Collection, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,16 +20,30 @@ DETAIL_TYPE = "Remediation Agent Offline"
 PUT_EVENTS_BATCH = 10  # PutEvents' limit
 
 
-class OfflineNotice(NamedTuple):
-    agent_id: str
-    connection_id: str
-    reason: str  # "disconnect" | "expired" | "gone"
-    status_code: Optional[int]
-    connected_at_ms: Optional[int]
-    duration_seconds: Optional[float]
-    abnormal: bool
-    api_id: Optional[str]
-    stage: Optional[str]
+class OfflineNotice:
+    """One agent gone offline (a plain class: a NamedTuple costs ~1 M instructions at every cold start)."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        connection_id: str,
+        reason: str,  # "disconnect" | "expired" | "gone"
+        status_code: Optional[int],
+        connected_at_ms: Optional[int],
+        duration_seconds: Optional[float],
+        abnormal: bool,
+        api_id: Optional[str],
+        stage: Optional[str],
+    ) -> None:
+        self.agent_id = agent_id
+        self.connection_id = connection_id
+        self.reason = reason
+        self.status_code = status_code
+        self.connected_at_ms = connected_at_ms
+        self.duration_seconds = duration_seconds
+        self.abnormal = abnormal
+        self.api_id = api_id
+        self.stage = stage
 
     def detail(self, detected_at_ms: int) -> Dict[str, Any]:
         return {
