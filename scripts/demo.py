@@ -45,6 +45,8 @@ def banner(text: str) -> None:
 
 
 def show_table(title: str, items: List[Dict[str, Any]], names: Dict[str, str]) -> None:
+    # The sweeper's saved scan position (remediation_disconnect.store.POSITION_KEY) is not a connection.
+    items = [item for item in items if item["connectionId"] != "~remediation-sweeper/scan-position"]
     print(f"\n{title} ({len(items)} item(s))")
     print(f"  {'connectionId':<18} {'who':<26} {'clientType':<10} {'agentId':<10} {'connected':>10} {'expires in':>11}")
     now = time.time()
