@@ -860,3 +860,26 @@ def test_an_unreadable_position_store_still_sweeps_and_saves_nothing(
     lines = parse_log_lines(buffer.getvalue())
     assert [line["error"] for line in lines if line["message"] == "scan position not read"] == ["ClientError"]
     assert active_lines(buffer) == []
+
+
+def test_a_failed_position_save_keeps_the_runs_work_and_the_next_run_repeats_its_part(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table.put_many(live_item(f"c{n:02d}", client_type="dashboard") for n in range(20))
+    sweeper, store, buffer = pass_sweeper(table, budget=8)
+
+    def throttled(**_kwargs: Any) -> Dict[str, Any]:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(table.client, "put_item", throttled)
+        report = sweeper.run(now_ms() / 1000, lambda: 600_000)
+    first = list(store.seen)
+    again = sweeper.run(now_ms() / 1000, lambda: 600_000)
+
+    assert (report.examined, report.position) == (8, "not saved")
+    lines = parse_log_lines(buffer.getvalue())
+    assert [line["error"] for line in lines if line["message"] == "scan position not saved"] == ["ClientError"]
+    assert [line["level"] for line in lines if line["message"] == "sweep finished"] == ["WARNING", "INFO"]
+    assert again.position == "none saved"
+    assert store.seen[8:] == first, "the next run starts where the unsaved run started"

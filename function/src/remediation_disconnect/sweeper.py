@@ -400,13 +400,19 @@ class Sweeper:
         finished = state
         if state.complete:
             state = state.next_pass(now)
-        saved = can_save and positions.save(state, version)
-        if can_save and not saved:
-            self.telemetry.log(
-                "WARNING",
-                "scan position moved by an overlapping run; this run's position was not saved",
-                {"pass": report.pass_progress},
-            )
+        saved = False
+        try:
+            saved = can_save and positions.save(state, version)
+            if can_save and not saved:
+                self.telemetry.log(
+                    "WARNING",
+                    "scan position kept: an overlapping run saved first",
+                    {"pass": report.pass_progress},
+                )
+        except (ClientError, BotoCoreError) as exc:
+            # The next run repeats this run's part of the pass: nothing is lost but time.
+            report.position = "not saved"
+            self.telemetry.log("ERROR", "scan position not saved", {"error": type(exc).__name__})
         self._emit(report, finished.active if report.complete and saved else None)
         return report
 
@@ -547,7 +553,7 @@ class Sweeper:
             summary.append(MetricGroup({}, [("ProbeErrors", "Count", report.probe_errors)]))
         # A run that stops at its budget is normal now (the next run continues): WARNING only when the
         # position could not be kept.
-        level = "WARNING" if report.position == "unavailable" else "INFO"
+        level = "WARNING" if report.position in ("unavailable", "not saved") else "INFO"
         telemetry.log(level, "sweep finished", report.as_dict(), summary)
         reasons = ("expired", "gone") if self.prober is not None else ("expired",)
         for reason in reasons:
