@@ -37,7 +37,7 @@ module "connect_function" {
   function_name                  = local.connect_name
   role_name                      = local.role_names.connect
   description                    = local.descriptions.connect
-  handler                        = "remediation_disconnect.handlers.connect"
+  handler                        = "remediation_disconnect.lambda_entry.connect"
   package                        = local.package
   runtime                        = var.runtime
   memory_size                    = var.connect.memory_size

@@ -8,6 +8,8 @@ locals {
   probe           = var.sweeper.enabled && var.sweeper.probe_connections
   probe_stage     = coalesce(var.stage_name, "-")
   connections_arn = "${local.execution_arn}/${local.probe_stage}/GET/@connections/*"
+  # Must equal POSITION_KEY in function/src/remediation_disconnect/store.py (tests/unit/test_position.py checks).
+  sweeper_position_key = "~remediation-sweeper/scan-position"
 
   # DynamoDB decrypts a customer-managed table key with the caller's credentials.
   table_key_statements = local.table_kms_key_arn == null ? [] : [{
@@ -53,6 +55,17 @@ locals {
       actions    = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
       resources  = [local.table_arn]
       conditions = []
+      }, {
+      # The scan position (function/src/remediation_disconnect/sweeper.py): one reserved item, read and
+      # written conditionally; LeadingKeys keeps these two actions off every connection item.
+      sid       = "KeepScanPosition"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      resources = [local.table_arn]
+      conditions = [{
+        test     = "ForAllValues:StringEquals"
+        variable = "dynamodb:LeadingKeys"
+        values   = [local.sweeper_position_key]
+      }]
     }],
     local.probe ? [{
       sid        = "ProbeConnections"

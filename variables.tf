@@ -340,8 +340,10 @@ variable "sweeper" {
     best-effort). Every rate_minutes it scans the table and deletes items past their TTL or older
     than 2 hours + connection_grace_seconds; with probe_connections it also asks the API's
     @connections endpoint about items older than probe_min_age_seconds and deletes those reported
-    gone (requires stage_name). scan_segments > 1 splits the table so each run scans one segment
-    onward (for very large tables); max_items_per_run and the function timeout bound each run.
+    gone (requires stage_name). max_items_per_run and the function timeout bound each run; each run
+    continues the pass where the previous one stopped (a saved position), so every item is examined
+    at least once every ceil(items / max_items_per_run) runs. scan_segments > 1 scans a pass's
+    segments concurrently within a run.
     probe_endpoint overrides the @connections URL (default `https://<api>.execute-api.<region>.<dns suffix>/<stage>`).
   EOT
   type = object({

@@ -112,7 +112,7 @@ def sweeper_rows(measured: Measured) -> List[Dict[str, str]]:
                 f"{_money(full * SWEEPS_PER_MONTH / 1e6 * DDB_PER_MILLION_RRU)}",
                 "budgeted (default 100k/run)": f"{budget:,.0f} RRU/run, {_count(budget * SWEEPS_PER_MONTH)}/month = "
                 f"{_money(budget * SWEEPS_PER_MONTH / 1e6 * DDB_PER_MILLION_RRU)}",
-                "scan_segments, full coverage every": f"{segments}, {segments * SWEEP_PERIOD_SECONDS // 60} min",
+                "full pass every (saved position)": f"{segments} runs, {segments * SWEEP_PERIOD_SECONDS // 60} min",
                 "sweeper Lambda (est.)": f"~{lambda_s:,.0f} s/run at {SWEEPER_MEMORY_MB} MB, "
                 f"{_count(gb_s_month)} GB-s = {_money(gb_s_month * LAMBDA_PER_GB_SECOND)}/month",
                 "requests/month": f"{_count(SWEEPS_PER_MONTH)} = "
@@ -135,3 +135,41 @@ def fixed_costs() -> str:
         f"Fixed: ~{CUSTOM_METRICS} custom metrics (EMF) x ${METRIC_PER_MONTH:.2f} = ${metrics:.2f}/month whatever "
         f"the volume; {SWEEPS_PER_MONTH:,} sweeper invocations/month."
     )
+
+
+LIVE = 10_000_000
+MEAN_CONNECTION_SECONDS = 3600  # assumption: connections last an hour on average (API Gateway's cap: 2 h)
+LOST_DISCONNECT_SHARE = 0.01  # assumption: 1 % of $disconnect events never arrive (the sweeper's work)
+SWEEP_LOG_BYTES = 900 + PLATFORM_LOG_BYTES  # "sweep finished" + metrics lines + START/END/REPORT
+REMOVED_LOG_BYTES = 260  # one "stale connection removed" line
+
+
+def live_10m_rows(read_units_per_run: float, cpu_s_per_run: float, disconnect_log_bytes: int) -> List[Dict[str, str]]:
+    """Paper model, 10 M live connections: the measured per-run figures times the month, plus assumptions."""
+    disconnects = LIVE * MONTH_SECONDS / MEAN_CONNECTION_SECONDS
+    stale = disconnects * LOST_DISCONNECT_SHARE
+    runs = SWEEPS_PER_MONTH
+    lambda_s = cpu_s_per_run * FULL_VCPU_MB / SWEEPER_MEMORY_MB
+    sweep_gb_s = runs * lambda_s * SWEEPER_MEMORY_MB / 1024
+    sweep_logs = (runs * SWEEP_LOG_BYTES + stale * REMOVED_LOG_BYTES) / 1e9
+    rrus = runs * read_units_per_run + runs  # + the position's GetItem
+    wrus = stale + runs  # deletes + the position's PutItem
+    pass_runs = math.ceil(LIVE / SWEEP_BUDGET_ITEMS)
+    sweeper = {
+        "part": f"sweeper (pass of {pass_runs} runs = {pass_runs * SWEEP_PERIOD_SECONDS / 3600:.1f} h)",
+        "reads": f"{_count(rrus)} RRU = {_money(rrus / 1e6 * DDB_PER_MILLION_RRU)}",
+        "writes": f"{_count(wrus)} WRU = {_money(wrus / 1e6 * DDB_PER_MILLION_WRU)}",
+        "Lambda": f"{_count(runs)} req, ~{lambda_s:,.0f} s/run at {SWEEPER_MEMORY_MB} MB = "
+        f"{_money(runs / 1e6 * LAMBDA_PER_MILLION_REQUESTS + sweep_gb_s * LAMBDA_PER_GB_SECOND)}",
+        "logs": f"{sweep_logs:,.2f} GB = {_money(sweep_logs * LOGS_PER_GB_INGESTED)}",
+    }
+    handler_logs = disconnects * (disconnect_log_bytes + PLATFORM_LOG_BYTES) / 1e9
+    handler_gb_s = disconnects * 0.020 * DISCONNECT_MEMORY_MB / 1024  # ~20 ms billed per event at 128 MB
+    handler = {
+        "part": f"$disconnect ({_count(disconnects)} events)",
+        "reads": "0",
+        "writes": f"{_count(disconnects)} WRU = {_money(disconnects / 1e6 * DDB_PER_MILLION_WRU)}",
+        "Lambda": f"{_money(disconnects / 1e6 * LAMBDA_PER_MILLION_REQUESTS + handler_gb_s * LAMBDA_PER_GB_SECOND)}",
+        "logs": f"{handler_logs:,.0f} GB = {_money(handler_logs * LOGS_PER_GB_INGESTED)}",
+    }
+    return [sweeper, handler]

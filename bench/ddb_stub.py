@@ -10,6 +10,9 @@ requests by operation. Costs next to nothing, so the figures measure the handler
   DynamoDB_20120810.Query       `{"Items": [], ...}`: the agent has no other connection (so: offline)
   AWSEvents.PutEvents           every entry accepted
 
+With a bench/scale_table.ScaleTable given, Scan, BatchWriteItem, DeleteItem, GetItem, PutItem and
+Query are answered from that table instead (the sweeper's coverage benchmark).
+
 Stdlib only; binds 127.0.0.1 on a free port; stopped by the context manager that started it.
 """
 
@@ -21,7 +24,9 @@ import zlib
 from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, ClassVar, Dict, Iterator, Optional, Tuple
+
+from bench.scale_table import ConditionalCheckFailedException, ScaleTable
 
 CONNECTED_AT_MS = 1795677000000  # 2026-11-26T06:30:00Z
 GRACE_SECONDS = 300
@@ -45,7 +50,17 @@ def old_item(connection_id: str) -> Dict[str, Dict[str, str]]:
 class Stub:
     """Request counters by operation ("DeleteItem", "Query", "PutEvents", ...), thread-safe."""
 
-    def __init__(self) -> None:
+    TABLE_OPERATIONS: ClassVar[Dict[str, str]] = {
+        "Scan": "scan",
+        "BatchWriteItem": "batch_write_item",
+        "DeleteItem": "delete_item",
+        "GetItem": "get_item",
+        "PutItem": "put_item",
+        "Query": "query",
+    }
+
+    def __init__(self, table: Optional[ScaleTable] = None) -> None:
+        self.table = table
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.return_values: Counter[str] = Counter()
@@ -66,6 +81,8 @@ class Stub:
             self.counts[operation] += 1
             if operation == "DeleteItem":
                 self.return_values[str(body.get("ReturnValues", "NONE"))] += 1
+        if self.table is not None and target.startswith("DynamoDB_") and operation in self.TABLE_OPERATIONS:
+            return self.from_table(operation, body)
         if target == "DynamoDB_20120810.DeleteItem":
             if body.get("ReturnValues") == "ALL_OLD":
                 connection_id = body.get("Key", {}).get("connectionId", {}).get("S", "")
@@ -80,11 +97,19 @@ class Stub:
         error = {"__type": "com.amazon.coral.service#UnknownOperationException", "message": target}
         return 400, DDB_CONTENT_TYPE, error
 
+    def from_table(self, operation: str, body: Dict[str, Any]) -> Tuple[int, str, Dict[str, Any]]:
+        assert self.table is not None
+        try:
+            return 200, DDB_CONTENT_TYPE, getattr(self.table, self.TABLE_OPERATIONS[operation])(**body)
+        except ConditionalCheckFailedException as exc:
+            failed = {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}
+            return 400, DDB_CONTENT_TYPE, {**failed, "message": str(exc)}
+
 
 @contextmanager
-def serve() -> Iterator[Tuple[str, Stub]]:
+def serve(table: Optional[ScaleTable] = None) -> Iterator[Tuple[str, Stub]]:
     """Serve on a free loopback port; yield (endpoint URL, counters)."""
-    stub = Stub()
+    stub = Stub(table)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real endpoints: one connection per client

@@ -1,10 +1,11 @@
 """One sweep of the connections table on a moto server, in a fresh process; timings to OUT_JSON.
 
-    python bench/sweep_run.py ours|naive ZIP OUT_JSON
+    python bench/sweep_run.py ours|plain|naive ZIP OUT_JSON
 
-ours   remediation_disconnect.handlers.sweep from the zip, as the scheduled Lambda runs it (settings from
+ours   remediation_disconnect.lambda_entry.sweep from the zip, as the scheduled Lambda runs it (settings from
        the environment bench/run.py sets: SWEEP_MAX_ITEMS large enough, one segment), with a 15-minute
        Lambda context so the time budget never stops it, and a 60 s read timeout for moto's slow Scan.
+plain  the same through remediation_disconnect.handlers.sweep (no start-up collector change)
 naive  what a hand-written cleanup typically does: boto3 resource, Scan the whole table page by page,
        one DeleteItem per expired item (expiresAt <= now), sequentially.
 
@@ -52,10 +53,18 @@ class LambdaContext:
         return int((self.deadline - time.monotonic()) * 1000)
 
 
-def ours(zip_path: str) -> Dict[str, Any]:
+def ours(zip_path: str, entry: bool = True) -> Dict[str, Any]:
     sys.path.insert(0, zip_path)
     from botocore.config import Config
-    from remediation_disconnect import handlers
+
+    if entry:
+        from remediation_disconnect import handlers, lambda_entry
+
+        sweep = lambda_entry.sweep
+    else:
+        from remediation_disconnect import handlers
+
+        sweep = handlers.sweep
 
     # Emulator accommodation, nothing else changes: moto walks the whole table for each Scan page and
     # needs ~3 s for a 1 MB page of 50,000 items, where DynamoDB answers well inside the function's 2 s.
@@ -66,7 +75,7 @@ def ours(zip_path: str) -> Dict[str, Any]:
     client.scan, client.batch_write_item = scan, batch
     event = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "detail-type": "Scheduled Event"}
     started_cpu, started = time.process_time(), time.perf_counter()
-    report = handlers.sweep(event, LambdaContext(900_000))
+    report = sweep(event, LambdaContext(900_000))
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -111,7 +120,7 @@ def naive() -> Dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     kind, zip_path, out_path = argv[1], argv[2], argv[3]
-    result = ours(zip_path) if kind == "ours" else naive()
+    result = naive() if kind == "naive" else ours(zip_path, entry=kind == "ours")
     result["kind"] = kind
     sys.stdout.flush()
     with open(out_path, "w", encoding="utf-8") as stream:

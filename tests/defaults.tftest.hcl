@@ -91,7 +91,7 @@ run "disconnect_function" {
   }
 
   assert {
-    condition     = module.disconnect_function.configuration.handler == "remediation_disconnect.handlers.disconnect" && module.disconnect_function.configuration.memory_size == 128 && module.disconnect_function.configuration.timeout == 10
+    condition     = module.disconnect_function.configuration.handler == "remediation_disconnect.lambda_entry.disconnect" && module.disconnect_function.configuration.memory_size == 128 && module.disconnect_function.configuration.timeout == 10
     error_message = "The disconnect function runs the packaged handler with 128 MB and a 10 s timeout by default."
   }
 
@@ -116,7 +116,7 @@ run "disconnect_function" {
 
 run "sweeper_on_a_schedule" {
   assert {
-    condition     = output.sweeper_function_name == "remediation-disconnect-sweeper" && module.sweeper_function[0].configuration.handler == "remediation_disconnect.handlers.sweep"
+    condition     = output.sweeper_function_name == "remediation-disconnect-sweeper" && module.sweeper_function[0].configuration.handler == "remediation_disconnect.lambda_entry.sweep"
     error_message = "The sweeper is the same package with the sweep handler."
   }
 
@@ -143,13 +143,16 @@ run "sweeper_on_a_schedule" {
   assert {
     condition = jsondecode(output.iam_policies.sweeper).Statement[1] == {
       Sid = "RemoveStaleConnections", Effect = "Allow", Action = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"], Resource = [aws_dynamodb_table.this[0].arn]
-    } && length(jsondecode(output.iam_policies.sweeper).Statement) == 2
-    error_message = "Without probing or agent tracking the sweeper may only Scan, BatchWriteItem and DeleteItem on the table (besides its logs)."
+      } && jsondecode(output.iam_policies.sweeper).Statement[2] == {
+      Sid       = "KeepScanPosition", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = [aws_dynamodb_table.this[0].arn]
+      Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = ["~remediation-sweeper/scan-position"] } }
+    } && length(jsondecode(output.iam_policies.sweeper).Statement) == 3
+    error_message = "Without probing or agent tracking the sweeper may only Scan, BatchWriteItem and DeleteItem on the table, and GetItem/PutItem on its one position item (besides its logs)."
   }
 
   assert {
     condition     = output.function_environment.sweeper.SWEEP_PROBE_ENDPOINT == "" && output.function_environment.sweeper.SWEEP_RATE_SECONDS == "300" && output.function_environment.sweeper.SWEEP_SCAN_SEGMENTS == "1"
-    error_message = "No probing by default; the sweeper knows its period for segment rotation."
+    error_message = "No probing by default; the sweeper knows its period and scans one segment at a time."
   }
 }
 

@@ -178,6 +178,7 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
         ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
         [table_arn],
     )
+    assert sweeper["KeepScanPosition"] == (["dynamodb:GetItem", "dynamodb:PutItem"], [table_arn])
     assert sweeper["ProbeConnections"] == (
         ["execute-api:ManageConnections"],
         [f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/GET/@connections/*"],

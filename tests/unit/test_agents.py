@@ -183,6 +183,39 @@ def test_another_connection_without_timestamps_counts_as_live(
     assert assert_no_offline(logs, offline_events)["agentOffline"] is False
 
 
+@pytest.mark.parametrize("client_type", ["dashboard", "Agent", None], ids=["dashboard", "wrong-case", "no-client-type"])
+def test_an_item_with_the_agents_id_but_another_client_type_does_not_keep_the_agent_online(
+    offline_events: EventsSink, agent_table: Table, logs: LogReader, client_type: Optional[str]
+) -> None:
+    """Issue 9 finding 11: one rule for both sides. Such an item's own removal never asks whether the agent
+    went offline (test_items_lacking_optional_attributes_are_deleted_without_agent_logic), so it must not
+    count as the agent's live connection either."""
+    agent_table.put(agent_item(OLD))
+    agent_table.put(live_item(NEW, client_type=client_type, agent_id=AGENT))
+
+    handlers.disconnect(disconnect_event(OLD))
+
+    assert disconnect_line(logs)["agentOffline"] is True
+    assert [event["detail"]["agentId"] for event in offline_events.received()] == [AGENT]
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_lost_delete_response_announces_the_authorizers_agent_id_whole(
+    offline_events: EventsSink, agent_table: Table, logs: LogReader
+) -> None:
+    """Issue 9 finding 11: the authorizer's agentId was cut to 256 characters like free text."""
+    long_id = "agent-" + "z" * 400
+    agent_table.put(agent_item(OLD, agent_id=long_id))
+    SendInterceptor(handlers.runtime().dynamodb, lambda operation, attempt: None, _lose_first_delete_response)
+    event = disconnect_event(OLD)
+    event["requestContext"]["authorizer"] = {"agentId": long_id}
+
+    assert handlers.disconnect(event) == OK
+
+    assert [event["detail"]["agentId"] for event in offline_events.received()] == [long_id]
+    assert logs.one("agent offline")["agentId"] == long_id[:256] + "..."
+
+
 def test_a_dashboard_disconnect_never_announces_anything(
     offline_events: EventsSink, agent_table: Table, logs: LogReader
 ) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import pytest
-from remediation_disconnect.store import BATCH_ATTEMPTS, BATCH_SIZE, Connection, ConnectionStore, Deleted
+from remediation_disconnect.contract import POSITION_KEY
+from remediation_disconnect.store import Connection, ConnectionStore, Deleted
+from remediation_disconnect.sweeper import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
 
 from tests.support.events import now_ms
 from tests.support.fakes import WrappedDynamoDB
@@ -15,9 +17,9 @@ from tests.support.resources import INDEX, MAX_AGE_SECONDS, TABLE, Table, aws_cl
 NOW = 1_795_677_000.0  # 2026-11-26T06:30:00Z, in epoch seconds
 
 
-def store_for(table: Table, client: Any = None, sleeps: Optional[List[float]] = None) -> ConnectionStore:
+def store_for(table: Table, client: Any = None, sleeps: Optional[List[float]] = None) -> SweepStore:
     recorded: List[float] = [] if sleeps is None else sleeps
-    return ConnectionStore(client or table.client, table.name, table.ttl_attribute, sleep=recorded.append)
+    return SweepStore(client or table.client, table.name, table.ttl_attribute, sleep=recorded.append)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -59,13 +61,31 @@ def test_connection_ignores_numbers_that_are_not_finite(raw: str) -> None:
     assert Connection.from_item({"connectionId": {"S": "c"}, "connectedAt": {"N": raw}}).connected_at_ms is None
 
 
-def test_connection_accepts_decimal_numbers_and_truncates_long_strings() -> None:
+def test_connection_accepts_decimal_numbers_and_keeps_identities_whole() -> None:
+    """Issue 9 finding 11: ids were cut to 256 characters, then queried and announced under the cut id."""
+    long_agent, long_type = "a" * 1000, "t" * 300
     connection = Connection.from_item(
-        {"connectionId": {"S": "c"}, "connectedAt": {"N": "1795677000123.9"}, "agentId": {"S": "a" * 1000}}
+        {
+            "connectionId": {"S": "c"},
+            "connectedAt": {"N": "1795677000123.9"},
+            "agentId": {"S": long_agent},
+            "clientType": {"S": long_type},
+        }
     )
 
     assert connection.connected_at_ms == 1795677000123
-    assert connection.agent_id == "a" * 256
+    assert connection.connected_at_exact == "1795677000123.9"
+    assert (connection.agent_id, connection.client_type) == (long_agent, long_type)
+    # Only what goes into logs is bounded.
+    logged = connection.to_log()
+    assert logged["agentId"] == "a" * 256 + "..."
+    assert logged["clientType"] == "t" * 256 + "..."
+
+
+def test_integer_connected_at_keeps_no_separate_exact_text() -> None:
+    connection = Connection.from_item({"connectionId": {"S": "c"}, "connectedAt": {"N": "1795677000123"}})
+
+    assert connection == Connection("c", None, None, 1795677000123, None)
 
 
 def test_connection_reads_the_configured_ttl_attribute() -> None:
@@ -182,6 +202,16 @@ def test_delete_if_unchanged_reports_an_item_already_deleted(table: Table) -> No
     assert table.ids() == set()
 
 
+@pytest.mark.parametrize("stored", ["1799998800000.5", "17999988000001234567"], ids=["fraction", "20-digits"])
+def test_delete_if_unchanged_compares_connected_at_exactly_as_stored(table: Table, stored: str) -> None:
+    """Issue 9 finding 11: the condition compared the integer read from the item, so it never matched."""
+    table.put({"connectionId": {"S": "c1"}, "connectedAt": {"N": stored}})
+    [[connection]] = [page.connections for page in store_for(table).scan_segment(0, 1)]
+
+    assert store_for(table).delete_if_unchanged(connection) is not None
+    assert table.ids() == set()
+
+
 def test_delete_if_unchanged_without_connected_at_only_requires_existence(table: Table) -> None:
     table.put(item("c1", client_type="dashboard"))
 
@@ -265,11 +295,31 @@ def test_scan_segment_pages_through_the_table_projecting_only_the_contract(table
 
     pages = list(store_for(table).scan_segment(0, 1, page_size=lambda: 10))
 
-    assert [len(page) for page, _ in pages] == [10, 10, 5]
-    assert [last for _, last in pages] == [False, False, True]
-    connections = [connection for page, _ in pages for connection in page]
+    assert [len(page.connections) for page in pages] == [10, 10, 5]
+    assert [page.scanned for page in pages] == [10, 10, 5]
+    assert [page.next_key is None for page in pages] == [False, False, True]
+    connections = [connection for page in pages for connection in page.connections]
     assert sorted(connection.connection_id for connection in connections) == [f"c{n:02d}" for n in range(25)]
     assert all(connection.client_type == "dashboard" and connection.expires_at for connection in connections)
+
+
+def test_scan_segment_continues_from_a_saved_key(table: Table) -> None:
+    table.put_many(item(f"c{n:02d}") for n in range(25))
+    first = next(iter(store_for(table).scan_segment(0, 1, page_size=lambda: 10)))
+
+    rest = list(store_for(table).scan_segment(0, 1, start_key=first.next_key))
+
+    ids = [c.connection_id for page in [first, *rest] for c in page.connections]
+    assert sorted(ids) == [f"c{n:02d}" for n in range(25)]
+
+
+def test_scan_segment_never_returns_the_sweepers_position_item(table: Table) -> None:
+    table.put_many([item("c1"), item(POSITION_KEY, client_type="agent", agent_id="x")])
+
+    [page] = list(store_for(table).scan_segment(0, 1))
+
+    assert [c.connection_id for c in page.connections] == ["c1"]
+    assert page.scanned == 2  # it still counts against the budget: DynamoDB read it
 
 
 def test_scan_segments_partition_the_table(table: Table) -> None:
@@ -277,7 +327,7 @@ def test_scan_segments_partition_the_table(table: Table) -> None:
     store = store_for(table)
 
     segments = [
-        {connection.connection_id for page, _ in store.scan_segment(segment, 4) for connection in page}
+        {connection.connection_id for page in store.scan_segment(segment, 4) for connection in page.connections}
         for segment in range(4)
     ]
 
@@ -302,10 +352,10 @@ def test_scan_segment_skips_items_without_a_connection_id() -> None:
         def query(self, **kwargs: Any) -> Dict[str, Any]:
             raise AssertionError
 
-    [(page, last)] = list(ConnectionStore(OnePage(), TABLE).scan_segment(0, 1))
+    [page] = list(SweepStore(OnePage(), TABLE).scan_segment(0, 1))
 
-    assert [connection.connection_id for connection in page] == ["ok"]
-    assert last is True
+    assert [connection.connection_id for connection in page.connections] == ["ok"]
+    assert (page.next_key, page.scanned) == (None, 3)
 
 
 def test_agent_connections_reads_the_agent_index(agent_table: Table) -> None:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import io
+import math
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from remediation_disconnect import config, handlers
-from remediation_disconnect.store import Connection, ConnectionStore
-from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Prober, Sweeper
+from remediation_disconnect.contract import POSITION_KEY
+from remediation_disconnect.store import ConnectionStore
+from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Page, Prober, Sweeper, SweepReport, SweepStore
 from remediation_disconnect.telemetry import Telemetry
 
 from tests.support.events import FakeContext, now_ms, scheduled_event
-from tests.support.fakes import WrappedDynamoDB
-from tests.support.faults import runtime_dynamodb
+from tests.support.fakes import WrappedDynamoDB as ScriptedDynamoDB
 from tests.support.logs import LogReader, emf_dimension_names, emf_metrics, parse_log_lines
 from tests.support.resources import MAX_AGE_SECONDS, TABLE, EventsSink, Table, aws_client, item, live_item
 from tests.support.servers import FakeConnections, fake_connections_endpoint
@@ -30,6 +31,23 @@ def expired_by_ttl(connection_id: str, **kwargs: Any) -> Dict[str, Dict[str, str
 
 def expired_by_age(connection_id: str, **kwargs: Any) -> Dict[str, Dict[str, str]]:
     return item(connection_id, connected_at=now_ms() - (MAX_AGE_SECONDS + 120) * 1000, **kwargs)
+
+
+class WrappedDynamoDB(ScriptedDynamoDB):
+    """The scripted client of tests.support.fakes, plus the position item's GetItem / PutItem."""
+
+    def get_item(self, **kwargs: Any) -> Dict[str, Any]:
+        result: Dict[str, Any] = self.client.get_item(**kwargs)
+        return result
+
+    def put_item(self, **kwargs: Any) -> Dict[str, Any]:
+        result: Dict[str, Any] = self.client.put_item(**kwargs)
+        return result
+
+
+def ids_of(table: Table) -> Set[str]:
+    """The connections in the table: the sweeper's reserved position item is not one."""
+    return table.ids() - {POSITION_KEY}
 
 
 def run_sweep(event: Optional[Dict[str, Any]] = None, remaining: Optional[Callable[[], int]] = None) -> Dict[str, Any]:
@@ -88,10 +106,11 @@ def test_sweep_removes_only_expired_connections(table: Table, logs: LogReader, b
 
     report = run_sweep()
 
-    assert table.ids() == live
+    assert ids_of(table) == live
     assert report["removedExpired"] == 2
     assert report["examined"] == 6
-    assert (report["complete"], report["stoppedBy"], report["segments"]) == (True, None, "1/1")
+    assert (report["complete"], report["stoppedBy"], report["position"]) == (True, None, "none saved")
+    assert (report["pass"]["number"], report["pass"]["segmentsDone"], report["pass"]["runs"]) == (1, "1/1", 1)
     assert report["activeConnections"] == {"agent": 1, "dashboard": 2, "unknown": 1}
     assert removed_lines(logs) == {"expired-ttl": "expired", "expired-age": "expired"}
     for line in logs.with_message("stale connection removed"):
@@ -119,7 +138,7 @@ def test_sweep_uses_the_configured_ttl_attribute(aws: None, monkeypatch: pytest.
     table.put(item("decoy", expires_at=now_ms() // 1000 - 1))  # expiresAt is not the TTL attribute here
 
     assert run_sweep()["removedExpired"] == 1
-    assert table.ids() == {"decoy"}
+    assert ids_of(table) == {"decoy"}
 
 
 def test_sweep_removes_more_than_one_batch(table: Table, batch_sleeps: List[float]) -> None:
@@ -131,7 +150,7 @@ def test_sweep_removes_more_than_one_batch(table: Table, batch_sleeps: List[floa
     report = run_sweep()
 
     assert report["removedExpired"] == 60
-    assert table.ids() == {"live"}
+    assert ids_of(table) == {"live"}
     assert sorted(len(batch) for batch in wrapped.batch_requests) == [10, 25, 25]
 
 
@@ -142,7 +161,7 @@ def test_sweep_retries_unprocessed_items(table: Table, batch_sleeps: List[float]
     report = run_sweep()
 
     assert (report["removedExpired"], report["unprocessed"]) == (30, 0)
-    assert table.ids() == set()
+    assert ids_of(table) == set()
     assert batch_sleeps
     assert all(0 <= delay <= 2.0 for delay in batch_sleeps)
 
@@ -158,7 +177,7 @@ def test_sweep_counts_items_left_unprocessed_after_the_attempt_budget(
 
     assert report["unprocessed"] == len(stuck) == 3
     assert report["removedExpired"] == 27
-    assert table.ids() == stuck
+    assert ids_of(table) == stuck
     assert set(removed_lines(logs)) == set(ids) - stuck
     assert stale_metrics(logs)["expired"]["StaleConnectionsRemoved"] == 27
 
@@ -170,7 +189,7 @@ def test_a_later_sweep_removes_what_an_earlier_one_left(table: Table, batch_slee
     handlers.runtime().store.client = handlers.runtime().dynamodb
 
     assert run_sweep()["removedExpired"] == 2
-    assert table.ids() == set()
+    assert ids_of(table) == set()
 
 
 def test_sweep_without_a_context_or_a_schedule_time_still_runs(table: Table) -> None:
@@ -207,7 +226,7 @@ def test_probe_removes_gone_connections_and_keeps_live_and_young_ones(
 
     report = run_sweep()
 
-    assert table.ids() == {"old-alive", "young-gone", "no-timestamps-alive"}
+    assert ids_of(table) == {"old-alive", "young-gone", "no-timestamps-alive"}
     assert set(probe_endpoint.calls) == {"old-gone", "old-alive", "no-timestamps-gone", "no-timestamps-alive"}
     assert (report["removedGone"], report["removedExpired"], report["probed"], report["probeErrors"]) == (2, 1, 4, 0)
     assert report["activeConnections"] == {"dashboard": 2, "unknown": 1}
@@ -224,7 +243,7 @@ def test_probe_min_age_is_configurable(
     probe_endpoint.gone.add("brand-new")
 
     assert run_sweep()["removedGone"] == 1
-    assert table.ids() == set()
+    assert ids_of(table) == set()
 
 
 def test_throttled_probe_keeps_the_item_and_counts_a_probe_error(
@@ -237,7 +256,7 @@ def test_throttled_probe_keeps_the_item_and_counts_a_probe_error(
 
     report = run_sweep()
 
-    assert table.ids() == {"throttled"}
+    assert ids_of(table) == {"throttled"}
     assert (report["probeErrors"], report["removedGone"]) == (1, 1)
     assert report["activeConnections"] == {"agent": 1}
     warning = logs.one("connection probes failed; items kept")
@@ -256,7 +275,7 @@ def test_unreachable_probe_endpoint_keeps_everything(
 
     report = run_sweep()
 
-    assert table.ids() == {"old"}
+    assert ids_of(table) == {"old"}
     assert (report["probeErrors"], report["removedGone"]) == (1, 0)
     assert logs.one("connection probes failed; items kept")["errors"] == {"EndpointConnectionError": 1}
 
@@ -418,7 +437,7 @@ def test_agent_with_two_stale_connections_gets_exactly_one_event(
 
     report = run_sweep()
 
-    assert agent_table.ids() == set()
+    assert ids_of(agent_table) == set()
     assert [detail["agentId"] for detail in offline_details(offline_events)] == [AGENT]
     assert report["agentsOffline"] == {"expired": 1, "gone": 0}
 
@@ -448,10 +467,53 @@ def test_agent_with_a_stale_and_a_live_connection_stays_online(
 
     report = run_sweep()
 
-    assert agent_table.ids() == {"live"}
+    assert ids_of(agent_table) == {"live"}
     assert offline_details(offline_events) == []
     assert report["agentsOffline"] == {"expired": 0, "gone": 0}
     assert logs.with_message("agent offline") == []
+
+
+def test_agent_with_a_long_id_and_a_live_connection_stays_online(
+    offline_events: EventsSink, agent_table: Table, logs: LogReader
+) -> None:
+    """Issue 9 finding 11: the id was cut to 256 characters, the index found nothing under it: false offline."""
+    long_id = "agent-" + "x" * 400
+    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=long_id))
+    agent_table.put(live_item("live", client_type="agent", agent_id=long_id))
+
+    report = run_sweep()
+
+    assert ids_of(agent_table) == {"live"}
+    assert offline_details(offline_events) == []
+    assert report["agentsOffline"] == {"expired": 0, "gone": 0}
+    [removed] = logs.with_message("stale connection removed")
+    assert removed["agentId"] == long_id[:256] + "..."  # logs are bounded; the identity is not
+
+
+def test_agent_with_a_long_id_is_announced_offline_under_its_whole_id(
+    offline_events: EventsSink, agent_table: Table, logs: LogReader
+) -> None:
+    long_id = "agent-" + "y" * 400
+    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=long_id))
+
+    run_sweep()
+
+    assert [detail["agentId"] for detail in offline_details(offline_events)] == [long_id]
+    assert logs.one("agent offline")["agentId"] == long_id[:256] + "..."
+
+
+def test_gone_item_with_a_fractional_connected_at_is_removed(
+    table: Table, probe_endpoint: FakeConnections, logs: LogReader
+) -> None:
+    """Issue 9 finding 11: the conditional delete compared the truncated value and failed on every run."""
+    connected = now_ms() - 1_200_000
+    table.put({"connectionId": {"S": "fraction"}, "connectedAt": {"N": f"{connected}.5"}})
+    probe_endpoint.gone.add("fraction")
+
+    report = run_sweep()
+
+    assert (report["removedGone"], report["alreadyRemoved"]) == (1, 0)
+    assert ids_of(table) == set()
 
 
 def test_index_failure_during_the_sweep_is_logged_and_the_sweep_completes(
@@ -474,7 +536,7 @@ def test_index_failure_during_the_sweep_is_logged_and_the_sweep_completes(
 # ---------------------------------------------------------------------------------------------------
 
 
-class SmallPages(ConnectionStore):
+class SmallPages(SweepStore):
     """A store whose scans return small pages, so budgets are checked between pages of a small table."""
 
     def __init__(self, client: Any, table_name: str, page_size: int) -> None:
@@ -482,9 +544,13 @@ class SmallPages(ConnectionStore):
         self.page_size = page_size
 
     def scan_segment(
-        self, segment: int, total_segments: int, page_size: Callable[[], int] = lambda: 1000
-    ) -> Iterator[Tuple[List[Connection], bool]]:
-        return super().scan_segment(segment, total_segments, lambda: min(self.page_size, page_size()))
+        self,
+        segment: int,
+        total_segments: int,
+        page_size: Callable[[], int] = lambda: 1000,
+        start_key: Optional[Dict[str, Any]] = None,
+    ) -> Iterator[Page]:
+        return super().scan_segment(segment, total_segments, lambda: min(self.page_size, page_size()), start_key)
 
 
 def direct_sweeper(table: Table, page_size: int, **env: str) -> Tuple[Sweeper, io.StringIO]:
@@ -503,11 +569,13 @@ def test_item_budget_stops_the_run_between_pages(table: Table) -> None:
     assert (report["stoppedBy"], report["complete"]) == ("item budget", False)
     assert report["examined"] == 10
     assert report["removedExpired"] == 10
-    assert len(table.ids()) == 30
+    assert len(ids_of(table)) == 30
     lines = parse_log_lines(buffer.getvalue())
     assert [line for line in lines if line["message"] == "active connections"] == []
     [finished] = [line for line in lines if line["message"] == "sweep finished"]
-    assert finished["level"] == "WARNING"
+    # Stopping at the budget is how a large table is swept (the next run continues): not a warning.
+    assert finished["level"] == "INFO"
+    assert (finished["pass"]["examined"], finished["pass"]["complete"]) == (10, False)
 
 
 def test_time_budget_stops_the_run_between_pages(table: Table) -> None:
@@ -519,7 +587,7 @@ def test_time_budget_stops_the_run_between_pages(table: Table) -> None:
 
     assert (report["stoppedBy"], report["complete"]) == ("time budget", False)
     assert report["examined"] == 5
-    assert len(table.ids()) == 35
+    assert len(ids_of(table)) == 35
     assert not [line for line in parse_log_lines(buffer.getvalue()) if line["message"] == "active connections"]
 
 
@@ -551,42 +619,6 @@ def test_a_run_that_fits_its_budget_reports_active_connections(table: Table) -> 
     assert {line["ClientType"]: line["ActiveConnections"] for line in lines} == {"agent": 12, "dashboard": 0}
 
 
-def test_successive_scheduled_runs_rotate_segments_and_eventually_cover_the_table(
-    table: Table, monkeypatch: pytest.MonkeyPatch, batch_sleeps: List[float]
-) -> None:
-    # 48 items in 4 hash segments: a 30-item budget covers a run's own segment but never the table.
-    monkeypatch.setenv("SWEEP_SCAN_SEGMENTS", "4")
-    monkeypatch.setenv("SWEEP_MAX_ITEMS", "30")
-    monkeypatch.setenv("SWEEP_RATE_SECONDS", "300")
-    handlers.reset()
-    handlers.runtime().store.sleep = batch_sleeps.append
-    expired = set(table.put_many(expired_by_ttl(f"expired-{n:02d}") for n in range(40)))
-    live = set(table.put_many(live_item(f"live-{n}") for n in range(8)))
-    first_segments: List[int] = []
-    scans: List[int] = []
-
-    def record_segment(params: Dict[str, Any], **_kwargs: Any) -> None:
-        scans.append(params["Segment"])
-        assert params["TotalSegments"] == 4
-
-    runtime_dynamodb().meta.events.register("before-parameter-build.dynamodb.Scan", record_segment)
-    remaining: List[Set[str]] = []
-    reports: List[Dict[str, Any]] = []
-    for slot in ("2026-11-26T06:45:00Z", "2026-11-26T06:50:00Z", "2026-11-26T06:55:00Z", "2026-11-26T07:00:00Z"):
-        scans.clear()
-        report = run_sweep(scheduled_event(slot))
-        first_segments.append(scans[0])
-        remaining.append(table.ids() & expired)
-        reports.append(report)
-
-    assert (reports[0]["complete"], reports[0]["stoppedBy"]) == (False, "item budget")
-    assert sorted(first_segments) == [0, 1, 2, 3]
-    assert first_segments[1] == (first_segments[0] + 1) % 4
-    assert remaining[0], "one run with a 30-item budget must not cover the whole table"
-    assert remaining[-1] == set()
-    assert table.ids() == live
-
-
 def test_item_budget_is_never_overshot_even_with_full_pages(table: Table) -> None:
     """Scan pages shrink to the budget left: a 300-item budget reads 300 items, not a 1,000-item page."""
     table.put_many(live_item(f"c{n:04d}", client_type="agent") for n in range(1200))
@@ -597,4 +629,243 @@ def test_item_budget_is_never_overshot_even_with_full_pages(table: Table) -> Non
     report = sweeper.run(time.time(), lambda: 60_000)
 
     assert (report.examined, report.stopped_by, report.complete) == (300, "item budget", False)
-    assert len(table.ids()) == 1200
+    assert len(ids_of(table)) == 1200
+
+
+# ---------------------------------------------------------------------------------------------------
+# Passes: the scan position kept between runs (sweeper.PositionStore)
+# ---------------------------------------------------------------------------------------------------
+
+
+class Recording(SmallPages):
+    """SmallPages that remember every connection id a scan returned, and can run code before a page."""
+
+    def __init__(self, client: Any, table_name: str, page_size: int) -> None:
+        super().__init__(client, table_name, page_size)
+        self.seen: List[str] = []
+        self.before_first_page: Optional[Callable[[], None]] = None
+
+    def scan_segment(
+        self,
+        segment: int,
+        total_segments: int,
+        page_size: Callable[[], int] = lambda: 1000,
+        start_key: Optional[Dict[str, Any]] = None,
+    ) -> Iterator[Page]:
+        for page in super().scan_segment(segment, total_segments, page_size, start_key):
+            hook, self.before_first_page = self.before_first_page, None
+            if hook is not None:
+                hook()
+            self.seen.extend(connection.connection_id for connection in page.connections)
+            yield page
+
+
+def pass_sweeper(
+    table: Table, budget: int, page_size: int = 5, segments: int = 1
+) -> Tuple[Sweeper, Recording, io.StringIO]:
+    settings = config.load(
+        {"CONNECTIONS_TABLE": table.name, "SWEEP_MAX_ITEMS": str(budget), "SWEEP_SCAN_SEGMENTS": str(segments)}
+    )
+    buffer = io.StringIO()
+    store = Recording(table.client, table.name, page_size)
+    return Sweeper(store, settings, Telemetry("NS", stream=buffer)), store, buffer
+
+
+def run_pass(sweeper: Sweeper, limit: int) -> List[SweepReport]:
+    """Runs until one completes a pass (at most `limit`)."""
+    reports: List[SweepReport] = []
+    for _ in range(limit):
+        reports.append(sweeper.run(now_ms() / 1000, lambda: 600_000))
+        if reports[-1].complete:
+            return reports
+    raise AssertionError(f"no pass completed in {limit} runs: {[r.as_dict()['pass'] for r in reports]}")
+
+
+def active_lines(buffer: io.StringIO) -> List[Dict[str, Any]]:
+    return [line for line in parse_log_lines(buffer.getvalue()) if line["message"] == "active connections"]
+
+
+def test_a_table_far_larger_than_the_budget_is_covered_in_ceil_items_over_budget_runs(table: Table) -> None:
+    live = set(table.put_many(live_item(f"live-{n:03d}", client_type="agent", agent_id=f"a{n}") for n in range(45)))
+    live |= set(table.put_many(live_item(f"dash-{n:03d}", client_type="dashboard") for n in range(30)))
+    expired = set(table.put_many(expired_by_ttl(f"expired-{n:03d}") for n in range(25)))
+    sweeper, store, buffer = pass_sweeper(table, budget=7)
+    bound = math.ceil((len(live) + len(expired) + 1) / 7)  # + 1: the position item is read too
+
+    first = run_pass(sweeper, limit=3 * bound)
+
+    assert len(first) <= bound
+    assert sorted(store.seen) == sorted(live | expired), "every item examined exactly once in the pass"
+    assert all(report.examined <= 7 for report in first)
+    assert all(report.stopped_by == "item budget" for report in first[:-1])
+    assert ids_of(table) == live
+    assert POSITION_KEY in table.ids()
+    # ActiveConnections: once, from the complete pass, with what the whole pass counted.
+    assert {line["ClientType"]: line["ActiveConnections"] for line in active_lines(buffer)} == {
+        "agent": 45,
+        "dashboard": 30,
+    }
+    assert first[-1].pass_progress == {
+        "number": 1,
+        "segmentsDone": "1/1",
+        "examined": 100,
+        "runs": len(first),
+        "complete": True,
+    }
+    assert first[1].as_dict()["position"] == "continued"
+
+    store.seen.clear()
+    buffer.truncate(0)
+    buffer.seek(0)
+    second = run_pass(sweeper, limit=3 * bound)
+
+    assert len(second) <= math.ceil((len(live) + 1) / 7)
+    assert sorted(store.seen) == sorted(live)
+    assert second[0].pass_progress["number"] == 2
+    assert second[0].pass_progress["previousPass"]["items"] == 100
+    assert len(active_lines(buffer)) == 2
+
+
+def test_the_position_item_is_never_examined_probed_or_removed(
+    table: Table, probe_endpoint: FakeConnections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWEEP_PROBE_MIN_AGE_SECONDS", "0")
+    table.put_many(live_item(f"c{n}", client_type="dashboard") for n in range(6))
+    probe_endpoint.gone.update({"c0", POSITION_KEY})
+
+    first, second = run_sweep(), run_sweep()
+
+    assert POSITION_KEY in table.ids()
+    assert POSITION_KEY not in probe_endpoint.calls
+    assert (first["examined"], second["examined"], second["removedGone"]) == (6, 5, 0)
+
+
+def test_overlapping_runs_never_corrupt_the_position(table: Table) -> None:
+    items = set(table.put_many(live_item(f"c{n:03d}", client_type="dashboard") for n in range(40)))
+    outer, outer_store, outer_log = pass_sweeper(table, budget=6)
+    inner, inner_store, _ = pass_sweeper(table, budget=6)
+    inner_reports: List[SweepReport] = []
+    # The inner run starts and finishes while the outer one is between reading the position and saving it.
+    outer_store.before_first_page = lambda: inner_reports.append(inner.run(now_ms() / 1000, lambda: 600_000))
+
+    outer_report = outer.run(now_ms() / 1000, lambda: 600_000)
+
+    assert [r.position for r in inner_reports] == ["none saved"]
+    lines = parse_log_lines(outer_log.getvalue())
+    assert [line["level"] for line in lines if "overlapping run" in line["message"]] == ["WARNING"]
+    assert outer_report.examined == 6
+    # The saved position is the inner run's: the next run continues after the inner run's 6 items.
+    follow, follow_store, _ = pass_sweeper(table, budget=100)
+    reports = run_pass(follow, limit=1)
+    assert reports[0].pass_progress["examined"] == 40
+    assert reports[0].pass_progress["runs"] == 2
+    assert set(inner_store.seen) | set(follow_store.seen) == items
+    assert not set(inner_store.seen) & set(follow_store.seen)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "unreadable", "segments changed"])
+def test_a_lost_or_stale_position_restarts_the_pass(table: Table, damage: str) -> None:
+    items = set(table.put_many(live_item(f"c{n:03d}", client_type="dashboard") for n in range(30)))
+    sweeper, store, _ = pass_sweeper(table, budget=8)
+    sweeper.run(now_ms() / 1000, lambda: 600_000)
+    sweeper.run(now_ms() / 1000, lambda: 600_000)
+    key = {"connectionId": {"S": POSITION_KEY}}
+    if damage == "deleted":
+        table.client.delete_item(TableName=table.name, Key=key)
+    elif damage == "unreadable":
+        table.client.update_item(
+            TableName=table.name,
+            Key=key,
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":s": {"S": "{not json"}},
+        )
+    else:
+        sweeper, store, _ = pass_sweeper(table, budget=8, segments=3)
+    store.seen.clear()
+
+    reports = run_pass(sweeper, limit=10)
+
+    assert reports[0].position == {"deleted": "none saved"}.get(damage, damage)
+    assert reports[0].pass_progress["runs"] == 1
+    assert set(store.seen) == items, "the restarted pass examines everything"
+    assert len(reports) <= math.ceil(31 / 8)
+
+
+def test_items_deleted_and_added_mid_pass(table: Table) -> None:
+    first_items = set(table.put_many(live_item(f"c{n:03d}", client_type="dashboard") for n in range(40)))
+    sweeper, store, _ = pass_sweeper(table, budget=10)
+    sweeper.run(now_ms() / 1000, lambda: 600_000)
+    examined = set(store.seen)
+    cursor = store.seen[-1]
+    # Delete the item the saved position points at, one more already examined and two not yet examined;
+    # add ten new ones.
+    not_yet = sorted(first_items - examined)[:2]
+    removed = {cursor, sorted(examined - {cursor})[0], *not_yet}
+    for connection_id in removed:
+        table.client.delete_item(TableName=table.name, Key={"connectionId": {"S": connection_id}})
+    added = set(table.put_many(live_item(f"new-{n}", client_type="agent", agent_id=f"n{n}") for n in range(10)))
+
+    rest = run_pass(sweeper, limit=10)
+
+    assert first_items - removed <= set(store.seen), "every item present during the whole pass was examined"
+    assert not set(not_yet) & set(store.seen)
+    assert len(store.seen) == len(set(store.seen)), "no item examined twice in one pass"
+    assert len(rest) + 1 <= math.ceil((40 + 10 + 1) / 10)
+    store.seen.clear()
+    run_pass(sweeper, limit=10)
+    assert added <= set(store.seen), "items added mid-pass are examined by the next pass at the latest"
+
+
+def test_segments_are_scanned_concurrently_within_the_shared_budget(table: Table) -> None:
+    items = set(table.put_many(live_item(f"c{n:03d}", client_type="dashboard") for n in range(60)))
+    sweeper, store, _ = pass_sweeper(table, budget=10, page_size=3, segments=4)
+
+    reports = run_pass(sweeper, limit=20)
+
+    assert all(report.scanned <= 10 for report in reports)
+    assert sorted(store.seen) == sorted(items)
+    assert len(reports) <= math.ceil(61 / 10)
+    assert reports[-1].pass_progress["segmentsDone"] == "4/4"
+
+
+def test_an_unreadable_position_store_still_sweeps_and_saves_nothing(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table.put_many(expired_by_ttl(f"x{n}") for n in range(3))
+    sweeper, _store, buffer = pass_sweeper(table, budget=100)
+
+    def denied(**_kwargs: Any) -> Dict[str, Any]:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetItem")
+
+    monkeypatch.setattr(table.client, "get_item", denied)
+    report = sweeper.run(now_ms() / 1000, lambda: 600_000)
+
+    assert (report.expired, report.position) == (3, "unavailable")
+    assert POSITION_KEY not in table.ids()
+    lines = parse_log_lines(buffer.getvalue())
+    assert [line["error"] for line in lines if line["message"] == "scan position not read"] == ["ClientError"]
+    assert active_lines(buffer) == []
+
+
+def test_a_failed_position_save_keeps_the_runs_work_and_the_next_run_repeats_its_part(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table.put_many(live_item(f"c{n:02d}", client_type="dashboard") for n in range(20))
+    sweeper, store, buffer = pass_sweeper(table, budget=8)
+
+    def throttled(**_kwargs: Any) -> Dict[str, Any]:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(table.client, "put_item", throttled)
+        report = sweeper.run(now_ms() / 1000, lambda: 600_000)
+    first = list(store.seen)
+    again = sweeper.run(now_ms() / 1000, lambda: 600_000)
+
+    assert (report.examined, report.position) == (8, "not saved")
+    lines = parse_log_lines(buffer.getvalue())
+    assert [line["error"] for line in lines if line["message"] == "scan position not saved"] == ["ClientError"]
+    assert [line["level"] for line in lines if line["message"] == "sweep finished"] == ["WARNING", "INFO"]
+    assert again.position == "none saved"
+    assert store.seen[8:] == first, "the next run starts where the unsaved run started"

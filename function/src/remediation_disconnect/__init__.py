@@ -2,10 +2,11 @@
 
 stdlib + botocore only.
 
-Entry points (Lambda handler strings):
-  remediation_disconnect.handlers.connect      API Gateway WebSocket `$connect` route (optional writer)
-  remediation_disconnect.handlers.disconnect   API Gateway WebSocket `$disconnect` route
-  remediation_disconnect.handlers.sweep        EventBridge schedule: abnormal-termination cleanup
+Entry points (Lambda handler strings; lambda_entry wraps the handlers of the same names with a
+cheaper cold start, see its docstring):
+  remediation_disconnect.lambda_entry.connect      API Gateway WebSocket `$connect` route (optional writer)
+  remediation_disconnect.lambda_entry.disconnect   API Gateway WebSocket `$disconnect` route
+  remediation_disconnect.lambda_entry.sweep        EventBridge schedule: abnormal-termination cleanup
 """
 
 __version__ = "1.0.0"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Collection, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Any, Collection, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,16 +20,30 @@ DETAIL_TYPE = "Remediation Agent Offline"
 PUT_EVENTS_BATCH = 10  # PutEvents' limit
 
 
-class OfflineNotice(NamedTuple):
-    agent_id: str
-    connection_id: str
-    reason: str  # "disconnect" | "expired" | "gone"
-    status_code: Optional[int]
-    connected_at_ms: Optional[int]
-    duration_seconds: Optional[float]
-    abnormal: bool
-    api_id: Optional[str]
-    stage: Optional[str]
+class OfflineNotice:
+    """One agent gone offline (a plain class: a NamedTuple costs ~1 M instructions at every cold start)."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        connection_id: str,
+        reason: str,  # "disconnect" | "expired" | "gone"
+        status_code: Optional[int],
+        connected_at_ms: Optional[int],
+        duration_seconds: Optional[float],
+        abnormal: bool,
+        api_id: Optional[str],
+        stage: Optional[str],
+    ) -> None:
+        self.agent_id = agent_id
+        self.connection_id = connection_id
+        self.reason = reason
+        self.status_code = status_code
+        self.connected_at_ms = connected_at_ms
+        self.duration_seconds = duration_seconds
+        self.abnormal = abnormal
+        self.api_id = api_id
+        self.stage = stage
 
     def detail(self, detected_at_ms: int) -> Dict[str, Any]:
         return {
@@ -57,10 +71,12 @@ def has_live_connection(
     """True if the index lists another unexpired connection of this agent.
 
     `exclude` holds the ids just removed: the index is eventually consistent and may still list them.
-    Items whose index projection lacks the timestamps count as live (no false "offline").
+    Items whose index projection lacks the timestamps count as live (no false "offline"). Only agent
+    connections count (Connection.is_agent: clientType "agent"), the same rule that decides whether a
+    removal asks this question at all; the module's index projects clientType for this.
     """
     for connection in store.agent_connections(index_name, agent_id):
-        if connection.connection_id in exclude:
+        if connection.connection_id in exclude or not connection.is_agent:
             continue
         if connection.expired(now, max_age_seconds):
             continue

@@ -9,8 +9,12 @@ Written by the `$connect` handler (or the user's own `$connect`), read by `$disc
   expiresAt     N  epoch SECONDS (the TTL attribute, name configurable):
                    connectedAt // 1000 + 7200 (API Gateway's connection limit) + grace seconds
 
-Only connectionId is required of other writers; readers tolerate any optional attribute missing. An
-item counts as an agent connection only if clientType is exactly "agent" and agentId is non-empty.
+Only connectionId is required of other writers; readers tolerate any optional attribute missing and
+keep identities whole (only log lines shorten them). An item counts as an agent connection only if
+clientType is exactly "agent" and agentId is non-empty: only such items keep an agent online, and only
+their removal asks whether the agent went offline.
+
+One item is not a connection: the sweeper's saved scan position (POSITION_KEY), which every reader skips.
 """
 
 from __future__ import annotations
@@ -31,8 +35,12 @@ CLIENT_TYPES = (AGENT, DASHBOARD)
 
 # API Gateway closes every WebSocket connection after at most two hours.
 MAX_CONNECTION_SECONDS = 7200
-# Longest agentId (and clientType) a reader keeps; a writer refuses anything longer.
+# Longest agentId the `$connect` writer accepts (it refuses longer ones); readers keep any length whole.
 MAX_IDENTITY_LENGTH = 256
+
+# The sweeper's reserved item (sweeper.py, "The scan position"). No API Gateway connection id
+# ("L0SM9cOFvHcCIhw=", base64 text) contains "~" or "/", so it can never name a connection.
+POSITION_KEY = "~remediation-sweeper/scan-position"
 
 
 def expires_at(connected_at_ms: int, grace_seconds: int) -> int:

@@ -17,7 +17,7 @@ from botocore.session import get_session
 from . import config, contract
 from .agents import EventsClient, OfflineNotice, OfflinePublisher, duration_seconds, has_live_connection
 from .events import DisconnectEvent, InvalidEvent, parse_disconnect
-from .store import Connection, ConnectionStore, DynamoDBClient
+from .store import Connection, ConnectionStore, DynamoDBClient, for_log
 from .telemetry import MetricGroup, Telemetry
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def _agent_offline(
         "WARNING",
         "agent offline",
         {
-            "agentId": old.agent_id,
+            "agentId": for_log(old.agent_id),
             "connectionId": parsed.connection_id,
             "reason": "disconnect",
             "disconnectStatusCode": parsed.status_code,
@@ -221,18 +221,6 @@ def _agent_offline(
     return notice
 
 
-def _scheduled_time(event: Any) -> Optional[float]:
-    """EventBridge scheduled events carry the slot's time ("2026-11-26T06:45:00Z")."""
-    if isinstance(event, dict) and isinstance(event.get("time"), str):
-        try:
-            import calendar  # noqa: PLC0415 - sweeper path only
-
-            return float(calendar.timegm(time.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ")))
-        except ValueError:
-            return None
-    return None
-
-
 def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
     """Scheduled cleanup of connections whose `$disconnect` never arrived."""
     rt = runtime()
@@ -247,7 +235,7 @@ def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
     from .sweeper import Sweeper  # noqa: PLC0415 - see Runtime.prober
 
     sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
-    report = sweeper.run(time.time(), remaining, _scheduled_time(event))
+    report = sweeper.run(time.time(), remaining)
     return report.as_dict()
 
 

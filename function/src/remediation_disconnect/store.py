@@ -5,15 +5,10 @@ The item contract (attribute names, units, expiry, what counts as an agent) live
 
 from __future__ import annotations
 
-import random
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple, Optional, Protocol
 
 from .contract import AGENT_ID, CLIENT_TYPE, CLIENT_TYPES, CONNECTED_AT, CONNECTION_ID, is_agent_connection
-
-BATCH_SIZE = 25  # BatchWriteItem's limit
-BATCH_ATTEMPTS = 6
-PAGE_SIZE = 10_000  # items per Scan request at most; DynamoDB also ends a page at 1 MB (~6,900 items)
 
 
 class DynamoDBClient(Protocol):
@@ -26,6 +21,9 @@ class DynamoDBClient(Protocol):
     def scan(self, **kwargs: Any) -> Dict[str, Any]: ...
 
     def query(self, **kwargs: Any) -> Dict[str, Any]: ...
+
+
+LOG_TEXT_LENGTH = 256  # strings are bounded in logs only: identities are used exactly as stored
 
 
 def _number(item: Mapping[str, Any], name: str) -> Optional[int]:
@@ -41,8 +39,24 @@ def _number(item: Mapping[str, Any], name: str) -> Optional[int]:
 def _string(item: Mapping[str, Any], name: str) -> Optional[str]:
     value = item.get(name)
     if isinstance(value, dict) and isinstance(value.get("S"), str):
-        return str(value["S"])[:256]
+        return str(value["S"])
     return None
+
+
+def _exact_number(item: Mapping[str, Any], name: str, parsed: Optional[int]) -> Optional[str]:
+    """The number's text as stored when the integer read from it is not the same value ("1.5", 20+ digits)."""
+    value = item.get(name)
+    if parsed is None or not isinstance(value, dict) or not isinstance(value.get("N"), str):
+        return None
+    text = str(value["N"])
+    return None if text == str(parsed) else text
+
+
+def for_log(value: Optional[str]) -> Optional[str]:
+    """A stored string as logs show it: at most LOG_TEXT_LENGTH characters (the item keeps it whole)."""
+    if value is None or len(value) <= LOG_TEXT_LENGTH:
+        return value
+    return value[:LOG_TEXT_LENGTH] + "..."
 
 
 class Connection(NamedTuple):
@@ -53,15 +67,20 @@ class Connection(NamedTuple):
     agent_id: Optional[str]
     connected_at_ms: Optional[int]
     expires_at: Optional[int]
+    # connectedAt exactly as stored when connected_at_ms is not that value (a fraction, 17+ digits):
+    # conditions compare with the stored number, not with the integer read from it.
+    connected_at_exact: Optional[str] = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> Connection:
+        connected_at = _number(item, CONNECTED_AT)
         return cls(
             connection_id=_string(item, CONNECTION_ID) or "",
             client_type=_string(item, CLIENT_TYPE),
             agent_id=_string(item, AGENT_ID),
-            connected_at_ms=_number(item, CONNECTED_AT),
+            connected_at_ms=connected_at,
             expires_at=_number(item, ttl_attribute),
+            connected_at_exact=_exact_number(item, CONNECTED_AT, connected_at),
         )
 
     @property
@@ -73,6 +92,7 @@ class Connection(NamedTuple):
 
     @property
     def is_agent(self) -> bool:
+        """The contract's one rule (contract.is_agent_connection), for both sides of agent status."""
         return is_agent_connection(self.client_type, self.agent_id)
 
     def expired(self, now: float, max_age_seconds: int) -> bool:
@@ -89,8 +109,8 @@ class Connection(NamedTuple):
         """The item's contract attributes for logs (never the whole item: writers may add secrets)."""
         fields: Dict[str, Any] = {}
         for key, value in (
-            (CLIENT_TYPE, self.client_type),
-            (AGENT_ID, self.agent_id),
+            (CLIENT_TYPE, for_log(self.client_type)),
+            (AGENT_ID, for_log(self.agent_id)),
             (CONNECTED_AT, self.connected_at_ms),
             ("expiresAt", self.expires_at),
         ):
@@ -102,11 +122,6 @@ class Connection(NamedTuple):
 class Deleted(NamedTuple):
     previous: Optional[Connection]
     retried: bool
-
-
-class BatchResult(NamedTuple):
-    deleted: List[str]
-    unprocessed: List[str]
 
 
 class ConnectionStore:
@@ -142,93 +157,13 @@ class ConnectionStore:
             return Deleted(None, retried)
         return Deleted(Connection.from_item(attributes, self.ttl_attribute), retried)
 
-    def delete_if_unchanged(self, connection: Connection) -> Optional[Connection]:
-        """Delete an item only if it still exists as read (same connectedAt); None when it changed."""
-        condition = "attribute_exists(connectionId)"
-        values: Dict[str, Any] = {}
-        names: Dict[str, str] = {}
-        if connection.connected_at_ms is not None:
-            condition += " AND #connectedAt = :connectedAt"
-            names["#connectedAt"] = "connectedAt"
-            values[":connectedAt"] = {"N": str(connection.connected_at_ms)}
-        kwargs: Dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": self._key(connection.connection_id),
-            "ConditionExpression": condition,
-            "ReturnValues": "ALL_OLD",
-        }
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            response = self.client.delete_item(**kwargs)
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return None
-        return Connection.from_item(response.get("Attributes") or {}, self.ttl_attribute)
-
-    def batch_delete(self, connection_ids: Iterable[str]) -> BatchResult:
-        """Delete in BatchWriteItem requests of 25, retrying UnprocessedItems with jittered backoff."""
-        deleted: List[str] = []
-        unprocessed: List[str] = []
-        ids = list(dict.fromkeys(connection_ids))  # a batch may not name one key twice
-        for start in range(0, len(ids), BATCH_SIZE):
-            pending = ids[start : start + BATCH_SIZE]
-            for attempt in range(BATCH_ATTEMPTS):
-                if attempt:
-                    self.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-                response = self.client.batch_write_item(
-                    RequestItems={self.table_name: [{"DeleteRequest": {"Key": self._key(cid)}} for cid in pending]}
-                )
-                left = {
-                    request["DeleteRequest"]["Key"]["connectionId"]["S"]
-                    for request in (response.get("UnprocessedItems") or {}).get(self.table_name, [])
-                }
-                deleted.extend(cid for cid in pending if cid not in left)
-                pending = [cid for cid in pending if cid in left]
-                if not pending:
-                    break
-            unprocessed.extend(pending)
-        return BatchResult(deleted, unprocessed)
-
-    def scan_segment(
-        self, segment: int, total_segments: int, page_size: Callable[[], int] = lambda: PAGE_SIZE
-    ) -> Iterator[Tuple[List[Connection], bool]]:
-        """Yield (connections, last_page) for one parallel-scan segment, projecting only the contract.
-
-        page_size is asked before each request, so a caller with an item budget never overshoots it.
-        """
-        names = {
-            "#id": CONNECTION_ID,
-            "#type": CLIENT_TYPE,
-            "#agent": AGENT_ID,
-            "#at": CONNECTED_AT,
-            "#ttl": self.ttl_attribute,
-        }
-        kwargs: Dict[str, Any] = {
-            "TableName": self.table_name,
-            "ProjectionExpression": ", ".join(names),
-            "ExpressionAttributeNames": names,
-        }
-        if total_segments > 1:
-            kwargs["Segment"] = segment
-            kwargs["TotalSegments"] = total_segments
-        while True:
-            kwargs["Limit"] = max(1, page_size())
-            response = self.client.scan(**kwargs)
-            last_key = response.get("LastEvaluatedKey")
-            items = [Connection.from_item(item, self.ttl_attribute) for item in response.get("Items", [])]
-            yield [item for item in items if item.connection_id], not last_key
-            if not last_key:
-                return
-            kwargs["ExclusiveStartKey"] = last_key
-
     def agent_connections(self, index_name: str, agent_id: str) -> Iterator[Connection]:
         """The agent's items according to the agentId index (eventually consistent, may lag writes)."""
         kwargs: Dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index_name,
             "KeyConditionExpression": "#agent = :agent",
-            "ExpressionAttributeNames": {"#agent": "agentId"},
+            "ExpressionAttributeNames": {"#agent": AGENT_ID},
             "ExpressionAttributeValues": {":agent": {"S": agent_id}},
         }
         while True:

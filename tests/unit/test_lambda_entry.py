@@ -1,0 +1,65 @@
+"""lambda_entry: the handler strings' module; the cycle collector is off only while a container starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import remediation_disconnect
+from remediation_disconnect import handlers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import gc, json, sys
+report = {"before": gc.isenabled()}
+import remediation_disconnect.handlers
+report["after_package_import"] = gc.isenabled()
+from remediation_disconnect import lambda_entry
+report["after_entry_import"] = gc.isenabled()
+report["frozen_before"] = gc.get_freeze_count()
+try:
+    lambda_entry.disconnect({}, None)  # CONNECTIONS_TABLE is unset: the first call raises ConfigError
+except Exception as exc:
+    report["error"] = type(exc).__name__
+report["after_first_call"] = gc.isenabled()
+report["frozen_after"] = gc.get_freeze_count()
+report["names"] = [lambda_entry.disconnect.__name__, lambda_entry.sweep.__name__]
+print(json.dumps(report))
+"""
+
+
+def test_importing_the_package_or_its_handlers_leaves_the_collector_alone() -> None:
+    import gc
+
+    assert gc.isenabled()
+    assert handlers.disconnect.__module__ == "remediation_disconnect.handlers"
+    assert remediation_disconnect.__version__
+
+
+def test_the_entry_module_collects_again_and_freezes_start_up_objects_after_the_first_call() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CONNECTIONS_TABLE"}
+    env["PYTHONPATH"] = str(ROOT / "function" / "src")
+    proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    assert (report["before"], report["after_package_import"]) == (True, True)
+    assert report["after_entry_import"] is False
+    assert report["error"] == "ConfigError"  # a broken configuration still says so on the first call
+    assert report["after_first_call"] is True
+    assert report["frozen_before"] == 0 < report["frozen_after"]
+    assert report["names"] == ["disconnect", "sweep"]
+
+
+def test_the_functions_handler_strings_name_the_entry_module() -> None:
+    lambda_tf = (ROOT / "lambda.tf").read_text()
+    handler_strings = re.findall(r'handler\s+=\s+"([^"]+)"', lambda_tf)
+
+    assert handler_strings == [
+        "remediation_disconnect.lambda_entry.disconnect",
+        "remediation_disconnect.lambda_entry.sweep",
+    ]
