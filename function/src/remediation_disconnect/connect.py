@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional, Protocol, Tuple
 
 from . import contract
 from .config import ConfigError, _bool, _text
-from .events import _CONNECTION_ID, MAX_CONNECTION_ID_LENGTH, InvalidEvent, _integer
+from .events import InvalidEvent, _integer, connection_id_of
 from .events import _text as _event_text
 
 OK = {"statusCode": 200, "body": "connected"}
@@ -74,11 +74,7 @@ def parse_connect(event: object) -> ConnectEvent:
     context = event.get("requestContext")
     if not isinstance(context, dict):
         raise InvalidEvent("event has no requestContext object")
-    connection_id = context.get("connectionId")
-    if not isinstance(connection_id, str) or not connection_id:
-        raise InvalidEvent("requestContext.connectionId is missing or empty")
-    if len(connection_id) > MAX_CONNECTION_ID_LENGTH or not _CONNECTION_ID.fullmatch(connection_id):
-        raise InvalidEvent("requestContext.connectionId is too long or contains non-printable characters")
+    connection_id = connection_id_of(context)
     event_type = context.get("eventType")
     if event_type != "CONNECT":
         shown = event_type[:32] if isinstance(event_type, str) else type(event_type).__name__

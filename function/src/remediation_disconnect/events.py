@@ -63,13 +63,8 @@ def _integer(mapping: Mapping[str, Any], key: str) -> Optional[int]:
     return None
 
 
-def parse_disconnect(event: object) -> DisconnectEvent:
-    """Return the event's fields, or raise InvalidEvent with a one-line reason."""
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
-    context = event.get("requestContext")
-    if not isinstance(context, dict):
-        raise InvalidEvent("event has no requestContext object")
+def connection_id_of(context: Mapping[str, Any]) -> str:
+    """requestContext.connectionId, checked as every route's handler needs it (InvalidEvent otherwise)."""
     connection_id = context.get("connectionId")
     if not isinstance(connection_id, str) or not connection_id:
         raise InvalidEvent("requestContext.connectionId is missing or empty")
@@ -79,6 +74,17 @@ def parse_disconnect(event: object) -> DisconnectEvent:
         )
     if not (connection_id.isascii() and connection_id.isprintable()) or " " in connection_id:  # [!-~]+
         raise InvalidEvent("requestContext.connectionId contains whitespace or non-printable characters")
+    return connection_id
+
+
+def parse_disconnect(event: object) -> DisconnectEvent:
+    """Return the event's fields, or raise InvalidEvent with a one-line reason."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        raise InvalidEvent("event has no requestContext object")
+    connection_id = connection_id_of(context)
     event_type = context.get("eventType")
     if event_type is not None and event_type != "DISCONNECT":
         shown = event_type[:32] if isinstance(event_type, str) else type(event_type).__name__
