@@ -22,7 +22,7 @@ TF_DIRS := . modules/lambda-function examples/complete examples/existing-table e
 PY_DIRS := function scripts tests bench
 
 .PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs-check \
-        package-check tf-test unit faults e2e compat bench clean
+        package-check tf-test unit faults e2e compat matrix bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,13 +30,14 @@ help: ## List the targets
 demo: tools-core ## Offline demo: moto server, apply examples/local, agents connect/disconnect, sweep, destroy
 	$(PY) scripts/demo.py
 
-test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, end-to-end
+test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, engine matrix, end-to-end
 	@$(MAKE) lint
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
 	@$(MAKE) unit
 	@$(MAKE) faults
 	@$(MAKE) compat
+	@$(MAKE) matrix
 	@$(MAKE) e2e
 	@echo "make test: all green"
 
@@ -91,9 +92,12 @@ unit: ## pytest: the function against moto
 faults: ## pytest: fuzzing, injected throttling, load against moto server
 	$(PY) -m pytest tests/faults -q -s
 
-compat: ## Every argument used exists in hashicorp/aws 6.69.1
+compat: ## hashicorp/aws 6.69.1: every argument exists, none deprecated (unless allow-listed), runtimes accepted
 	$(PY) scripts/schema_compat.py $(TF_DIRS)
 	$(PY) -m pytest tests/compat -q
+
+matrix: ## Terraform 1.6.6 ... 1.15.5 and OpenTofu 1.12.6: validate, test suites, examples/local lifecycle
+	$(PY) scripts/matrix.py --jobs 2
 
 e2e: ## pytest: apply -> no-change plan -> destroy of examples/local on moto server; deployed code
 	$(PY) -m pytest tests/e2e -q -s

