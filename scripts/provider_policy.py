@@ -68,6 +68,14 @@ def build_deprecation_index(wheel: Path) -> Dict[str, object]:
     return {"package": DEPRECATIONS_PACKAGE, "resources": resources, "deprecated": deprecated}
 
 
+def write_deprecation_index(wheel: Path, dest: Path) -> None:
+    index = build_deprecation_index(wheel)
+    if not index["resources"] or not index["deprecated"]:
+        raise PolicyError(f"{wheel.name} yielded no resources or deprecations: its layout changed")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(index, indent=1, sort_keys=True), encoding="utf-8")
+
+
 def lambda_runtimes() -> Tuple[FrozenSet[str], str]:
     """The Runtime enum of the AWS Lambda API model in the installed botocore, and its label."""
     try:
