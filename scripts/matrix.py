@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,12 +105,14 @@ class Engine:
         return f"{len(TF_DIRS)} dirs"
 
     def test(self) -> str:
-        summaries = []
+        counts = []
         for directory in TEST_DIRS:
             out = self.run(directory, "test", "-no-color").stdout
-            last = [line for line in out.strip().splitlines() if "passed" in line][-1:]
-            summaries.append(last[0].strip() if last else "?")
-        return "; ".join(summaries)
+            found = re.findall(r"Success! (\d+) passed, 0 failed", out)
+            if not found:
+                raise StepError(f"{self.name}: `test` in {directory} printed no success summary")
+            counts.append(found[-1])
+        return f"{' + '.join(counts)} runs passed"
 
 
 class StepError(RuntimeError):
