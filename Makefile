@@ -24,7 +24,7 @@ DOC_DIRS := $(TF_DIRS)
 PY_DIRS := function scripts tests bench
 
 .PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
-        package-check tf-test iam-lint unit faults e2e compat bench clean
+        package-check tf-test iam-lint unit faults e2e compat matrix bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ help: ## List the targets
 demo: tools-core ## Offline demo: apply examples/local on moto, real WebSocket clients via a local gateway, AWS's Lambda runtime, sweep, destroy
 	$(PY) scripts/demo.py
 
-test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, end-to-end
+test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, engine matrix, end-to-end
 	@$(MAKE) lint
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
@@ -40,6 +40,7 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) unit
 	@$(MAKE) faults
 	@$(MAKE) compat
+	@$(MAKE) matrix
 	@$(MAKE) e2e
 	@echo "make test: all green"
 
@@ -103,9 +104,12 @@ unit: ## pytest: the function against moto
 faults: ## pytest: fuzzing, injected throttling, load against moto server
 	$(PY) -m pytest tests/faults -q -s
 
-compat: ## Every argument used exists in hashicorp/aws 6.69.1
+compat: ## hashicorp/aws 6.69.1: every argument exists, none deprecated (unless allow-listed), runtimes accepted
 	$(PY) scripts/schema_compat.py $(TF_DIRS)
 	$(PY) -m pytest tests/compat -q
+
+matrix: ## Terraform 1.6.6 ... 1.15.5 and OpenTofu 1.12.6: validate, test suites, examples/local lifecycle
+	$(PY) scripts/matrix.py --jobs 2
 
 e2e: ## pytest: apply -> live WebSocket lifecycle under AWS's Lambda runtime -> no-change plan -> destroy
 	$(PY) -m pytest tests/e2e -q -s

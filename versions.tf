@@ -1,13 +1,19 @@
 terraform {
-  # 1.5: startswith() in validations, optional() object attributes with defaults.
-  required_version = ">= 1.5.0"
+  # The oldest Terraform on which `make matrix` proves init + validate of this module and every
+  # example, and apply -> no-change plan -> destroy of examples/local (OpenTofu: >= 1.12.6, proven the
+  # same way). The module's own tests need >= 1.7 (mock_provider); see README "Requirements".
+  required_version = ">= 1.6.6"
 
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 3.39 is the oldest release this module is tested with (offline CI); nothing used here was
-      # removed in 6.x (tests/compat checks every argument against the 6.69.1 schema).
-      version = ">= 3.39"
+      # 5.76.0 is the first release whose plan accepts the default runtime python3.13: 5.75.1 refuses
+      # it (hashicorp/terraform-provider-aws#40107); the provider validates `runtime` against the AWS
+      # SDK for Go v2 Lambda enum, which gained python3.13 on 2024-11-11, and #40277 documents the
+      # support in the provider's CHANGELOG. 6.29.0 is excluded: its aws_dynamodb_table panics
+      # validating a global_secondary_index with unknown values (#46192, fixed in 6.30.0), which a
+      # `dynamic` index like ours has whenever its inputs are unknown (always during validate).
+      version = ">= 5.76.0, != 6.29.0"
     }
   }
 }

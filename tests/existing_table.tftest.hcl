@@ -13,7 +13,7 @@ variables {
 
 run "uses_the_existing_table" {
   override_data {
-    target = data.aws_dynamodb_table.existing[0]
+    target = data.aws_dynamodb_table.existing
     values = {
       arn                    = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
       hash_key               = "connectionId"
@@ -49,7 +49,7 @@ run "existing_table_with_agent_index" {
   }
 
   override_data {
-    target = data.aws_dynamodb_table.existing[0]
+    target = data.aws_dynamodb_table.existing
     values = {
       arn       = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
       hash_key  = "connectionId"
@@ -91,7 +91,7 @@ run "wrong_key_is_refused" {
   command = plan
 
   override_data {
-    target = data.aws_dynamodb_table.existing[0]
+    target = data.aws_dynamodb_table.existing
     values = {
       arn                    = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
       hash_key               = "id"

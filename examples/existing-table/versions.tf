@@ -1,10 +1,11 @@
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.6.6"
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 3.39"
+      source = "hashicorp/aws"
+      # What you would write today: the current major, within the module's own ">= 5.76.0, != 6.29.0".
+      version = "~> 6.30"
     }
   }
 }

@@ -12,11 +12,10 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
 
-  # hashicorp/aws 3.x serves API Gateway v2 through the "apigateway" endpoint. "ec2" is here because
-  # 3.x looks up EC2 platforms when it starts: sent to the real endpoint, offline, that lookup costs
-  # ~40 seconds of retries per command.
+  # Every service the stack uses goes to the emulator. "ec2": the provider looks up EC2 details when
+  # it starts; sent to the real endpoint, offline, that lookup costs ~40 seconds of retries.
   endpoints {
-    apigateway       = var.aws_endpoint
+    apigatewayv2     = var.aws_endpoint
     cloudwatch       = var.aws_endpoint
     cloudwatchevents = var.aws_endpoint
     cloudwatchlogs   = var.aws_endpoint
@@ -55,11 +54,6 @@ module "remediation_disconnect" {
   name       = var.name
   api_id     = aws_apigatewayv2_api.remediation.id
   stage_name = aws_apigatewayv2_stage.live.name
-  # moto stores the runtime label but never runs the code; hashicorp/aws 3.x accepts at most
-  # python3.8 at plan time. Real deployments keep the module's default (python3.13).
-  # tflint-ignore: aws_lambda_function_deprecated_runtime # label only, in an emulator
-  runtime = "python3.8"
-
   agent_tracking = {
     enabled        = true
     event_bus_name = aws_cloudwatch_event_bus.remediation.name

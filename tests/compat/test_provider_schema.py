@@ -11,26 +11,18 @@ from typing import List
 
 import pytest
 
-from scripts.schema_compat import DEFAULT_SCHEMA, Problem, Schema, check_dirs, check_dirs_report, load_schema, tf_files
+from scripts.schema_compat import DEFAULT_SCHEMA, Problem, Schema, check_dirs, check_dirs_report, tf_files
 
 REPO = Path(__file__).resolve().parents[2]
 
-if not DEFAULT_SCHEMA.is_file():
-    pytest.skip(
-        f"{DEFAULT_SCHEMA.relative_to(REPO)} is missing: run `make tools` (make test installs it first)",
-        allow_module_level=True,
-    )
+if not DEFAULT_SCHEMA.is_file():  # `make compat` installs it first; a bare pytest run says why it skips
+    pytest.skip(f"{DEFAULT_SCHEMA.relative_to(REPO)} is missing: run `make tools`", allow_module_level=True)
 
 MODULE_DIRS = [
     REPO,
     *sorted(p for p in (REPO / "modules").glob("*") if p.is_dir()),
     *sorted(p for p in (REPO / "examples").glob("*") if p.is_dir()),
 ]
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return load_schema(DEFAULT_SCHEMA)
 
 
 def check_hcl(schema: Schema, tmp_path: Path, hcl: str) -> List[Problem]:
