@@ -47,6 +47,7 @@ module "connect_function" {
   reserved_concurrent_executions = var.connect.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
+  detect_code_drift              = var.detect_code_drift
   log_retention_in_days          = var.log_retention_in_days
   log_kms_key_arn                = var.log_kms_key_arn
   role_path                      = var.role_path

@@ -123,7 +123,7 @@ variable "table" {
 
   validation {
     condition     = var.table.kms_key_arn == null || !can(regex(":alias/", coalesce(var.table.kms_key_arn, "-")))
-    error_message = "table.kms_key_arn must be the key's ARN, not an alias ARN: IAM matches kms:Decrypt against key ARNs only, so with an alias every table call of both functions would be denied. Use arn:aws:kms:<region>:<account>:key/<key id> (aws kms describe-key --key-id alias/<name> shows it)."
+    error_message = "table.kms_key_arn must be the key's ARN, not an alias ARN: IAM matches kms:Decrypt against key ARNs only, so with an alias every table call of the functions would be denied. Use arn:aws:kms:<region>:<account>:key/<key id> (aws kms describe-key --key-id alias/<name> shows it)."
   }
 
   validation {
@@ -159,7 +159,7 @@ variable "connection_grace_seconds" {
 ################################################################################
 
 variable "runtime" {
-  description = "Python runtime of both functions (python3.N, N >= 8). The package runs on 3.8 and later; hashicorp/aws 3.x accepts at most python3.8 at plan time."
+  description = "Python runtime of the module's functions (python3.N, N >= 8). The package runs on 3.8 and later; the default python3.13 is accepted by hashicorp/aws from 5.76.0 (see README, Requirements)."
   type        = string
   default     = "python3.13"
 
@@ -203,7 +203,7 @@ variable "reserved_concurrent_executions" {
 }
 
 variable "tracing_mode" {
-  description = "X-Ray tracing of both functions: \"PassThrough\" (default, no traces unless the caller samples) or \"Active\" (grants the X-Ray write actions)."
+  description = "X-Ray tracing of the module's functions: \"PassThrough\" (default, no traces unless the caller samples) or \"Active\" (grants the X-Ray write actions)."
   type        = string
   default     = "PassThrough"
 
@@ -214,7 +214,7 @@ variable "tracing_mode" {
 }
 
 variable "lambda_kms_key_arn" {
-  description = "Customer-managed KMS key to encrypt both functions' environment variables; null uses the AWS managed key."
+  description = "Customer-managed KMS key to encrypt the functions' environment variables; null uses the AWS managed key."
   type        = string
   default     = null
 
@@ -225,7 +225,7 @@ variable "lambda_kms_key_arn" {
 }
 
 variable "detect_code_drift" {
-  description = "Warn on every plan when a function runs code that is not the module's package (changed outside Terraform). hashicorp/aws 5.51+ no longer shows such a change as a diff; this reads both functions with lambda:GetFunction during plan and reports through a check block (a warning, never a failure)."
+  description = "Warn on every plan when a function runs code that is not the module's package (changed outside Terraform). hashicorp/aws 5.51+ no longer shows such a change as a diff; this reads every function of the module with lambda:GetFunction during plan and reports through a check block (a warning, never a failure)."
   type        = bool
   default     = false
 }
@@ -248,7 +248,7 @@ variable "log_client_address" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of both functions' log groups, in days (a value CloudWatch Logs accepts)."
+  description = "Retention of the functions' log groups, in days (a value CloudWatch Logs accepts)."
   type        = number
   default     = 30
 
@@ -259,7 +259,7 @@ variable "log_retention_in_days" {
 }
 
 variable "log_kms_key_arn" {
-  description = "Customer-managed KMS key for both log groups; null for CloudWatch Logs' default encryption. The key policy must allow the logs service principal of the region."
+  description = "Customer-managed KMS key for the functions' log groups; null for CloudWatch Logs' default encryption. The key policy must allow the logs service principal of the region."
   type        = string
   default     = null
 
@@ -270,7 +270,7 @@ variable "log_kms_key_arn" {
 }
 
 variable "role_path" {
-  description = "Path of both IAM roles."
+  description = "Path of the functions' IAM roles."
   type        = string
   default     = "/"
 
@@ -281,7 +281,7 @@ variable "role_path" {
 }
 
 variable "role_permissions_boundary" {
-  description = "ARN of an IAM policy to set as permissions boundary on both roles, or null."
+  description = "ARN of an IAM policy to set as permissions boundary on the functions' roles, or null."
   type        = string
   default     = null
 

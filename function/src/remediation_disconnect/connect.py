@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional, Protocol, Tuple
 
 from . import contract
 from .config import ConfigError, _bool, _text
-from .events import InvalidEvent, _integer, connection_id_of
+from .events import InvalidEvent, _integer, request_context
 from .events import _text as _event_text
 
 OK = {"statusCode": 200, "body": "connected"}
@@ -69,12 +69,7 @@ def load_settings(env: Mapping[str, str]) -> ConnectSettings:
 
 def parse_connect(event: object) -> ConnectEvent:
     """The fields of a `$connect` event, or InvalidEvent with a one-line reason."""
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
-    context = event.get("requestContext")
-    if not isinstance(context, dict):
-        raise InvalidEvent("event has no requestContext object")
-    connection_id = connection_id_of(context)
+    event, context, connection_id = request_context(event)
     event_type = context.get("eventType")
     if event_type != "CONNECT":
         shown = event_type[:32] if isinstance(event_type, str) else type(event_type).__name__

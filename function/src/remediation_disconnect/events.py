@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 # Real ids are 16 base64 characters ("L0SM9cOFvHcCIhw="); allow any printable ASCII up to 128 so a
 # future format still works, and refuse what could only be garbage (whitespace, control, 10 kB).
@@ -63,8 +63,14 @@ def _integer(mapping: Mapping[str, Any], key: str) -> Optional[int]:
     return None
 
 
-def connection_id_of(context: Mapping[str, Any]) -> str:
-    """requestContext.connectionId, checked as every route's handler needs it (InvalidEvent otherwise)."""
+def request_context(event: object) -> Tuple[Dict[str, Any], Dict[str, Any], str]:
+    """The event, its requestContext and its connectionId, checked as every route's handler needs them
+    (InvalidEvent with a one-line reason otherwise)."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        raise InvalidEvent("event has no requestContext object")
     connection_id = context.get("connectionId")
     if not isinstance(connection_id, str) or not connection_id:
         raise InvalidEvent("requestContext.connectionId is missing or empty")
@@ -74,17 +80,12 @@ def connection_id_of(context: Mapping[str, Any]) -> str:
         )
     if not (connection_id.isascii() and connection_id.isprintable()) or " " in connection_id:  # [!-~]+
         raise InvalidEvent("requestContext.connectionId contains whitespace or non-printable characters")
-    return connection_id
+    return event, context, connection_id
 
 
 def parse_disconnect(event: object) -> DisconnectEvent:
     """Return the event's fields, or raise InvalidEvent with a one-line reason."""
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
-    context = event.get("requestContext")
-    if not isinstance(context, dict):
-        raise InvalidEvent("event has no requestContext object")
-    connection_id = connection_id_of(context)
+    _, context, connection_id = request_context(event)
     event_type = context.get("eventType")
     if event_type is not None and event_type != "DISCONNECT":
         shown = event_type[:32] if isinstance(event_type, str) else type(event_type).__name__
