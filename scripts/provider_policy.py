@@ -105,11 +105,12 @@ class Policy:
     unmapped: List[str] = field(default_factory=list)  # resource types with no deprecation data
 
     def resource_class(self, type_name: str) -> Optional[str]:
-        """aws_dynamodb_table -> dynamodb.Table (module dynamodb, file table.py); lambda_ for keywords."""
+        """aws_dynamodb_table -> dynamodb.Table (module dynamodb, file table.py); lambda_ for keywords;
+        aws_api_gateway_account -> apigateway.Account (module names without the provider's underscores)."""
         tokens = type_name.split("_")[1:]
         for split in range(1, len(tokens)):
             module, name = "_".join(tokens[:split]), "_".join(tokens[split:])
-            for candidate in (f"{module}/{name}", f"{module}_/{name}"):
+            for candidate in (f"{module}/{name}", f"{module}_/{name}", f"{module.replace('_', '')}/{name}"):
                 if candidate in self.resources:
                     return self.resources[candidate]
         if type_name not in self.unmapped:
