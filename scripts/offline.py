@@ -136,6 +136,21 @@ def client(service: str, endpoint: str, region: str = REGION) -> Any:
     )
 
 
+def stand_in_authorizer(endpoint: str, region: str = REGION) -> str:
+    """ARN of a function standing in for the caller's `$connect` REQUEST authorizer that
+    examples/complete requires (connect_authorizer_function_arn): moto stores it, nothing invokes it."""
+    role = client("iam", endpoint, region).create_role(RoleName=f"authz-fn-{region}", AssumeRolePolicyDocument="{}")
+    return str(
+        client("lambda", endpoint, region).create_function(
+            FunctionName="authz-fn",
+            Runtime="python3.8",
+            Role=role["Role"]["Arn"],
+            Handler="authz.handler",
+            Code={"ZipFile": PACKAGE_ZIP.read_bytes()},
+        )["FunctionArn"]
+    )
+
+
 def deployed_function(name: str, endpoint: str, region: str = REGION) -> Dict[str, Any]:
     """Handler, environment and code hash of a function as the emulator stores it."""
     config = client("lambda", endpoint, region).get_function_configuration(FunctionName=name)

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from scripts.iam_lint import lint_policy
-from scripts.offline import Terraform, client, copy_tree, moto_override
+from scripts.offline import Terraform, client, copy_tree, moto_override, stand_in_authorizer
 from tests.support.servers import moto_server
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +57,8 @@ def two_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, 
 def test_same_name_applies_in_two_regions_with_distinct_roles(two_regions: Dict[str, Any]) -> None:
     iam = client("iam", two_regions["endpoint"])
     roles = sorted(role["RoleName"] for role in iam.list_roles()["Roles"] if role["RoleName"].startswith(NAME))
-    assert roles == sorted(f"{function}-{region}" for region in REGIONS for function in (NAME, f"{NAME}-sweeper"))
+    functions = (NAME, f"{NAME}-sweeper", f"{NAME}-connect")  # examples/local enables the $connect writer
+    assert roles == sorted(f"{function}-{region}" for region in REGIONS for function in functions)
     assert all(len(role) <= 64 for role in roles)
     for region, outputs in zip(REGIONS, two_regions["outputs"]):
         config = client("lambda", two_regions["endpoint"], region).get_function_configuration(
@@ -122,7 +123,14 @@ def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> 
         override = moto_override(endpoint, region)
         override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
         (directory / "moto_override.tf").write_text(override)
-        terraform = Terraform(directory, {"region": region, "manage_api_gateway_account": "true"})
+        terraform = Terraform(
+            directory,
+            {
+                "region": region,
+                "manage_api_gateway_account": "true",
+                "connect_authorizer_function_arn": stand_in_authorizer(endpoint, region),
+            },
+        )
         terraform.init()
         try:
             terraform.apply()

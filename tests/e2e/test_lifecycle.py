@@ -38,6 +38,7 @@ from scripts.offline import (
     drain_queue,
     moto_override,
     scan_table,
+    stand_in_authorizer,
 )
 from scripts.ws_events import Routes
 from scripts.ws_gateway import Gateway
@@ -579,15 +580,7 @@ def _lifecycle(example: str, workdir: Path, ready: threading.Barrier) -> Dict[st
         variables = {"region": REGION}
         if example == "complete":
             # examples/complete puts $connect behind the caller's REQUEST authorizer function.
-            iam, lam = client("iam", endpoint), client("lambda", endpoint)
-            role = iam.create_role(RoleName="authz-fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-            variables["connect_authorizer_function_arn"] = lam.create_function(
-                FunctionName="authz-fn",
-                Runtime="python3.8",
-                Role=role,
-                Handler="authz.handler",
-                Code={"ZipFile": PACKAGE_ZIP.read_bytes()},
-            )["FunctionArn"]
+            variables["connect_authorizer_function_arn"] = stand_in_authorizer(endpoint)
         terraform = Terraform(directory, variables)
         # `init` rewrites the provider in the shared plugin cache: one at a time, and no apply may verify
         # the cached provider while another init rewrites it, so every example inits before any applies.
