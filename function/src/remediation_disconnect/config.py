@@ -1,7 +1,5 @@
 """Settings read from the Lambda environment (set by the Terraform module), once per container."""
 
-from __future__ import annotations
-
 import os
 from typing import Mapping, NamedTuple, Optional
 

@@ -9,13 +9,20 @@ handler answers 403 and API Gateway rejects the WebSocket handshake; nothing is 
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, NamedTuple, Optional, Protocol, Tuple, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract
 from .config import ConfigError, _bool, _text
 from .events import InvalidEvent, _integer, request_context
 from .events import _text as _event_text
+from .telemetry import MetricGroup
+
+if TYPE_CHECKING:
+    from .handlers import Runtime
 
 OK = {"statusCode": 200, "body": "connected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $connect event"}
@@ -118,6 +125,29 @@ def identity(parsed: ConnectEvent, settings: ConnectSettings) -> Tuple[str, Opti
     return client_type, agent_id, source
 
 
+def item(
+    connection_id: str,
+    client_type: str,
+    agent_id: Optional[str],
+    connected_at_ms: int,
+    grace_seconds: int,
+    ttl_attribute: str = contract.DEFAULT_TTL_ATTRIBUTE,
+) -> Dict[str, Dict[str, str]]:
+    """The contract item (contract.py) in DynamoDB's wire format (agentId only for an agent).
+
+    Here, beside its only writer, rather than in contract.py: `$disconnect` and the sweeper never build one.
+    """
+    written: Dict[str, Dict[str, str]] = {
+        contract.CONNECTION_ID: {"S": connection_id},
+        contract.CLIENT_TYPE: {"S": client_type},
+        contract.CONNECTED_AT: {"N": str(connected_at_ms)},
+        ttl_attribute: {"N": str(contract.expires_at(connected_at_ms, grace_seconds))},
+    }
+    if client_type == contract.AGENT and agent_id:
+        written[contract.AGENT_ID] = {"S": agent_id}
+    return written
+
+
 def register(
     client: PutItemClient,
     table: str,
@@ -128,8 +158,62 @@ def register(
 ) -> Dict[str, Dict[str, str]]:
     """Write the contract item (one PutItem; connection ids are never reused, so it is idempotent)."""
     client_type, agent_id = who
-    written = contract.item(
-        parsed.connection_id, client_type, agent_id, parsed.connected_at_ms, grace_seconds, ttl_attribute
-    )
+    written = item(parsed.connection_id, client_type, agent_id, parsed.connected_at_ms, grace_seconds, ttl_attribute)
     client.put_item(TableName=table, Item=written)
     return written
+
+
+def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]:
+    """The `$connect` route for handlers.connect (here, so that only `$connect` compiles it)."""
+    telemetry = rt.telemetry
+    telemetry.request_id = request_id
+    options = load_settings(os.environ)
+    try:
+        parsed = parse_connect(event)
+    except InvalidEvent as exc:
+        telemetry.log(
+            "WARNING",
+            "invalid $connect event refused",
+            {"error": str(exc)},
+            [MetricGroup({}, [("InvalidConnectEvents", "Count", 1)])],
+        )
+        return dict(BAD_REQUEST)
+    fields: Dict[str, Any] = {
+        "connectionId": parsed.connection_id,
+        "connectedAt": parsed.connected_at_ms,
+        "apiId": parsed.api_id,
+        "stage": parsed.stage,
+        "requestId": parsed.request_id,
+    }
+    try:
+        client_type, agent_id, source = identity(parsed, options)
+    except Refused as exc:
+        fields.update(result="refused", reason=str(exc))
+        telemetry.log("WARNING", "connection refused", fields, [MetricGroup({}, [("RefusedConnects", "Count", 1)])])
+        return dict(FORBIDDEN)
+    fields.update(clientType=client_type, identitySource=source)
+    if agent_id is not None:
+        fields["agentId"] = agent_id
+    settings = rt.settings
+    try:
+        written = register(
+            cast(PutItemClient, rt.dynamodb),  # the same botocore client
+            settings.table_name,
+            settings.ttl_attribute,
+            settings.grace_seconds,
+            parsed,
+            (client_type, agent_id),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        fields.update(result="error", error=str(exc)[:512], errorCode=code)
+        telemetry.log("ERROR", "connection not registered", fields, [MetricGroup({}, [("ConnectErrors", "Count", 1)])])
+        raise
+    fields.update(result="registered", expiresAt=int(written[settings.ttl_attribute]["N"]))
+    telemetry.log(
+        "INFO",
+        "connection registered",
+        fields,
+        [MetricGroup({"ClientType": client_type}, [("Connects", "Count", 1.0)])],
+    )
+    return dict(OK)

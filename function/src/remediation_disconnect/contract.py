@@ -19,7 +19,7 @@ One item is not a connection: the sweeper's saved scan position (POSITION_KEY), 
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
 # Attribute names.
 CONNECTION_ID = "connectionId"
@@ -51,23 +51,3 @@ def expires_at(connected_at_ms: int, grace_seconds: int) -> int:
 def is_agent_connection(client_type: Optional[str], agent_id: Optional[str]) -> bool:
     """The rule for what counts as an agent's connection (and so for agent status)."""
     return client_type == AGENT and bool(agent_id)
-
-
-def item(
-    connection_id: str,
-    client_type: str,
-    agent_id: Optional[str],
-    connected_at_ms: int,
-    grace_seconds: int,
-    ttl_attribute: str = DEFAULT_TTL_ATTRIBUTE,
-) -> Dict[str, Dict[str, str]]:
-    """The item in DynamoDB's wire format (agentId only for an agent)."""
-    written: Dict[str, Dict[str, str]] = {
-        CONNECTION_ID: {"S": connection_id},
-        CLIENT_TYPE: {"S": client_type},
-        CONNECTED_AT: {"N": str(connected_at_ms)},
-        ttl_attribute: {"N": str(expires_at(connected_at_ms, grace_seconds))},
-    }
-    if client_type == AGENT and agent_id:
-        written[AGENT_ID] = {"S": agent_id}
-    return written

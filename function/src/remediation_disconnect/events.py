@@ -1,7 +1,5 @@
 """Parsing of API Gateway WebSocket `$disconnect` events: strict on the key, lenient on metadata."""
 
-from __future__ import annotations
-
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 # Real ids are 16 base64 characters ("L0SM9cOFvHcCIhw="); allow any printable ASCII up to 128 so a

@@ -32,12 +32,7 @@ if TYPE_CHECKING:
 DYNAMODB_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"}, parameter_validation=False
 )
-EVENTS_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"}, parameter_validation=False
-)
-PROBE_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}, max_pool_connections=64
-)
+EVENTS_CONFIG = DYNAMODB_CONFIG  # the same bounds; botocore never modifies a Config it is given
 
 OK = {"statusCode": 200, "body": "disconnected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $disconnect event"}
@@ -66,12 +61,9 @@ class Runtime:
         if self.settings.probe_endpoint and self._prober is None:
             # Imported here: the sweeper's modules (concurrent.futures, ...) stay off the cold-start
             # path of the $disconnect handler, which never sweeps.
-            from .sweeper import ManagementClient, Prober  # noqa: PLC0415
+            from .sweeper import new_prober  # noqa: PLC0415
 
-            client = self._session.create_client(
-                "apigatewaymanagementapi", endpoint_url=self.settings.probe_endpoint, config=PROBE_CONFIG
-            )
-            self._prober = Prober(cast(ManagementClient, client), self.settings.probe_concurrency)
+            self._prober = new_prober(self._session, self.settings.probe_endpoint, self.settings.probe_concurrency)
         return self._prober
 
 
@@ -223,76 +215,13 @@ def _agent_offline(
 
 def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
     """Scheduled cleanup of connections whose `$disconnect` never arrived."""
-    rt = runtime()
-    rt.telemetry.request_id = _request_id(context)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        started = time.monotonic()
+    from .sweeper import handle  # noqa: PLC0415 - see Runtime.prober
 
-        def remaining() -> int:  # outside Lambda (tests, demo): a 60-second budget
-            return int(60000 - (time.monotonic() - started) * 1000)
-
-    from .sweeper import Sweeper  # noqa: PLC0415 - see Runtime.prober
-
-    sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
-    report = sweeper.run(time.time(), remaining)
-    return report.as_dict()
+    return handle(runtime(), context, _request_id(context))
 
 
 def connect(event: Any, context: Any = None) -> Dict[str, Any]:
     """`$connect` route (optional): write the contract item, or refuse the handshake (non-2xx)."""
     from . import connect as registration  # noqa: PLC0415 - the $disconnect and sweeper paths never need it
 
-    rt = runtime()
-    telemetry = rt.telemetry
-    telemetry.request_id = _request_id(context)
-    options = registration.load_settings(os.environ)
-    try:
-        parsed = registration.parse_connect(event)
-    except InvalidEvent as exc:
-        telemetry.log(
-            "WARNING",
-            "invalid $connect event refused",
-            {"error": str(exc)},
-            [MetricGroup({}, [("InvalidConnectEvents", "Count", 1)])],
-        )
-        return dict(registration.BAD_REQUEST)
-    fields: Dict[str, Any] = {
-        "connectionId": parsed.connection_id,
-        "connectedAt": parsed.connected_at_ms,
-        "apiId": parsed.api_id,
-        "stage": parsed.stage,
-        "requestId": parsed.request_id,
-    }
-    try:
-        client_type, agent_id, source = registration.identity(parsed, options)
-    except registration.Refused as exc:
-        fields.update(result="refused", reason=str(exc))
-        telemetry.log("WARNING", "connection refused", fields, [MetricGroup({}, [("RefusedConnects", "Count", 1)])])
-        return dict(registration.FORBIDDEN)
-    fields.update(clientType=client_type, identitySource=source)
-    if agent_id is not None:
-        fields["agentId"] = agent_id
-    settings = rt.settings
-    try:
-        written = registration.register(
-            cast(registration.PutItemClient, rt.dynamodb),  # the same botocore client
-            settings.table_name,
-            settings.ttl_attribute,
-            settings.grace_seconds,
-            parsed,
-            (client_type, agent_id),
-        )
-    except (ClientError, BotoCoreError) as exc:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
-        fields.update(result="error", error=str(exc)[:512], errorCode=code)
-        telemetry.log("ERROR", "connection not registered", fields, [MetricGroup({}, [("ConnectErrors", "Count", 1)])])
-        raise
-    fields.update(result="registered", expiresAt=int(written[settings.ttl_attribute]["N"]))
-    telemetry.log(
-        "INFO",
-        "connection registered",
-        fields,
-        [MetricGroup({"ClientType": client_type}, [("Connects", "Count", 1.0)])],
-    )
-    return dict(registration.OK)
+    return registration.handle(runtime(), event, _request_id(context))

@@ -3,8 +3,6 @@
 The item contract (attribute names, units, expiry, what counts as an agent) lives in contract.py.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple, Optional, Protocol
 
@@ -72,7 +70,7 @@ class Connection(NamedTuple):
     connected_at_exact: Optional[str] = None
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> Connection:
+    def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> "Connection":
         connected_at = _number(item, CONNECTED_AT)
         return cls(
             connection_id=_string(item, CONNECTION_ID) or "",

@@ -18,9 +18,25 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Protocol, Set, Tuple, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Protocol,
+    Set,
+    Tuple,
+    cast,
+)
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .agents import OfflineNotice, OfflinePublisher, has_live_connection
@@ -36,6 +52,11 @@ from .contract import (
 )
 from .store import Connection, ConnectionStore, for_log
 from .telemetry import MetricGroup, Telemetry
+
+if TYPE_CHECKING:
+    from botocore.session import Session
+
+    from .handlers import Runtime
 
 ALIVE, GONE, ERROR = "alive", "gone", "error"
 MIN_RESERVE_MS = 3000
@@ -200,6 +221,19 @@ class Prober:
 # starts a new pass: the worst a lost position costs is re-reading what the current pass already read.
 
 FORMAT = 1
+
+
+# The prober's client (created on the sweeper's first run only): as the other clients, bounded attempts;
+# a pool as large as the highest probe_concurrency.
+PROBE_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}, max_pool_connections=64
+)
+
+
+def new_prober(session: Session, endpoint: str, concurrency: int) -> Prober:
+    """The Prober of Runtime.prober, on its own API Gateway Management API client."""
+    client = session.create_client("apigatewaymanagementapi", endpoint_url=endpoint, config=PROBE_CONFIG)
+    return Prober(cast(ManagementClient, client), concurrency)
 
 
 class PositionClient(Protocol):
@@ -657,3 +691,18 @@ class _Scan:
                     if self.late():
                         self.report.stopped_by = "time budget"
                         return
+
+
+def handle(rt: Runtime, context: Any, request_id: Optional[str]) -> Dict[str, Any]:
+    """The scheduled run for handlers.sweep (here, so that only the sweeper compiles it)."""
+    rt.telemetry.request_id = request_id
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        started = time.monotonic()
+
+        def remaining() -> int:  # outside Lambda (tests, demo): a 60-second budget
+            return int(60000 - (time.monotonic() - started) * 1000)
+
+    sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
+    report = sweeper.run(time.time(), remaining)
+    return report.as_dict()
