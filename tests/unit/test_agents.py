@@ -13,9 +13,9 @@ from remediation_disconnect.agents import (
     DETAIL_TYPE,
     OfflineNotice,
     OfflinePublisher,
-    duration_seconds,
     has_live_connection,
 )
+from remediation_disconnect.events import duration_seconds
 from remediation_disconnect.store import ConnectionStore
 
 from tests.support.environment import REGION

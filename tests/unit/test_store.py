@@ -6,7 +6,13 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 from remediation_disconnect.contract import POSITION_KEY
-from remediation_disconnect.store import Connection, ConnectionStore, Deleted
+from remediation_disconnect.store import (
+    Connection,
+    ConnectionStore,
+    Deleted,
+    _attributes_unparsed,
+    keep_attributes_unparsed,
+)
 from remediation_disconnect.sweeper import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
 
 from tests.support.events import now_ms
@@ -161,6 +167,72 @@ def test_delete_removes_the_item_and_returns_its_old_attributes_in_one_request(t
     assert deleted == Deleted(Connection("c1", "agent", "a-1", 1795677000000, 1795684500), retried=False)
     assert calls == ["DeleteItem"]
     assert table.ids() == {"c2"}
+
+
+RICH_ITEM: Dict[str, Any] = {
+    "connectionId": {"S": "c-rich="},
+    "clientType": {"S": "agent"},
+    "agentId": {"S": 'agent-\u00e9\u2028"quoted"\\' + "x" * 300},
+    "connectedAt": {"N": "1795677000000.5"},
+    "expiresAt": {"N": "12345678901234567890123456789012345678"},
+    "tags": {"SS": ["a", "b"]},
+    "sizes": {"NS": ["1", "2.5"]},
+    "nested": {"M": {"l": {"L": [{"S": "x"}, {"N": "-0.001"}, {"BOOL": True}, {"NULL": True}]}}},
+}
+
+
+def test_unparsed_attributes_equal_what_botocore_parses(table: Table) -> None:
+    """Everything but binary values is the same: S and N (all the package reads) and every container."""
+    plain, hooked = aws_client("dynamodb"), aws_client("dynamodb")
+    keep_attributes_unparsed(hooked)
+    answers = []
+    for client in (plain, hooked):
+        table.put(RICH_ITEM)
+        answers.append(
+            client.delete_item(TableName=table.name, Key={"connectionId": {"S": "c-rich="}}, ReturnValues="ALL_OLD")
+        )
+
+    parsed, unparsed = answers
+    assert unparsed["Attributes"] == parsed["Attributes"] == RICH_ITEM
+    assert unparsed["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert table.ids() == set()
+
+
+def test_other_members_of_a_delete_response_are_still_parsed(table: Table) -> None:
+    hooked = aws_client("dynamodb")
+    keep_attributes_unparsed(hooked)
+    table.put(item("c1", client_type="agent"))
+
+    answer = hooked.delete_item(
+        TableName=table.name, Key={"connectionId": {"S": "c1"}}, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL"
+    )
+    gone = hooked.delete_item(TableName=table.name, Key={"connectionId": {"S": "c1"}}, ReturnValues="ALL_OLD")
+
+    assert answer["Attributes"]["clientType"] == {"S": "agent"}
+    assert answer["ConsumedCapacity"]["TableName"] == table.name
+    assert isinstance(answer["ConsumedCapacity"]["CapacityUnits"], float)  # parsed by botocore, not JSON text
+    assert "Attributes" not in gone
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"status_code": 400, "body": b'{"__type":"x","Attributes":{"a":{"S":"1"}}}'},
+        {"status_code": 200, "body": b'{"ConsumedCapacity":{"TableName":"t"}}'},
+        {"status_code": 200, "body": b'["Attributes"]'},
+        {"status_code": 200, "body": b'{"Attributes":"not an object"}'},
+        {"status_code": 200, "body": None},
+    ],
+    ids=["error", "no-attributes", "not-an-object", "attributes-not-an-object", "streamed-body"],
+)
+def test_responses_it_does_not_recognise_are_left_to_botocore(response: Dict[str, Any]) -> None:
+    before = dict(response)
+    customized: Dict[str, Any] = {}
+
+    _attributes_unparsed(response_dict=response, customized_response_dict=customized, operation_model=None)
+
+    assert response == before
+    assert customized == {}
 
 
 def test_delete_of_an_absent_item_returns_none(table: Table) -> None:

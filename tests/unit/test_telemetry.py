@@ -21,10 +21,10 @@ def test_debug_lines_are_suppressed_at_info_level() -> None:
     buffer = io.StringIO()
     telemetry = Telemetry("NS", "INFO", stream=buffer)
 
-    document = telemetry.log("DEBUG", "details", {"k": "v"})
+    line = telemetry.log("DEBUG", "details", {"k": "v"})
 
     assert buffer.getvalue() == ""
-    assert document == {}
+    assert line == ""
 
 
 def test_debug_lines_with_metrics_are_written_at_info_level() -> None:
@@ -146,9 +146,60 @@ def test_function_name_and_request_id_are_added_when_known() -> None:
     assert "awsRequestId" not in second
 
 
-def test_returned_document_matches_the_written_line() -> None:
+def test_returned_line_is_the_written_line() -> None:
     buffer = io.StringIO()
 
-    document = Telemetry("NS", stream=buffer).log("ERROR", "boom", {"errorCode": "X"})
+    line = Telemetry("NS", stream=buffer).log("ERROR", "boom", {"errorCode": "X"})
 
-    assert json.loads(buffer.getvalue()) == document
+    assert buffer.getvalue() == line + "\n"
+    assert json.loads(line)["errorCode"] == "X"
+
+
+def _whole_document_encoding(line: str) -> str:
+    """What json.dumps writes for the document the line holds: the spliced-in directives change nothing."""
+    return json.dumps(json.loads(line), separators=(",", ":"), default=str)
+
+
+def test_metric_lines_are_byte_for_byte_the_encoded_document() -> None:
+    buffer = io.StringIO()
+    telemetry = Telemetry("Remediation/Test", stream=buffer, function="fn")
+    telemetry.request_id = "req-1"
+    groups = [
+        MetricGroup(
+            {"ClientType": "agent"}, [("Disconnects", "Count", 1.0), ("ConnectionDurationSeconds", "Seconds", 2.5)]
+        ),
+        MetricGroup({"Reason": "disconnect"}, [("AgentsOffline", "Count", 1)]),
+    ]
+    fields = {"connectionId": "c=", "item": {"agentId": "caf\u00e9"}, "ClientType": "replaced", "_aws": "replaced"}
+
+    first = telemetry.log("INFO", "connection removed", fields, groups)
+    second = telemetry.log("INFO", "connection removed", fields, groups)  # directives from the cache
+
+    assert first == _whole_document_encoding(first)
+    assert second == _whole_document_encoding(second)
+    document = json.loads(first)
+    assert list(document)[-1] == "_aws"
+    assert (document["ClientType"], document["Reason"], document["function"]) == ("agent", "disconnect", "fn")
+
+
+def test_directives_differ_by_namespace_unit_and_dimension_names() -> None:
+    buffer = io.StringIO()
+    lines = [
+        Telemetry(namespace, stream=buffer).log("INFO", "m", metrics=[MetricGroup(dimensions, [("M", unit, 1)])])
+        for namespace, dimensions, unit in (
+            ("A", {"D": "x"}, "Count"),
+            ("A", {"D": "x"}, "Seconds"),
+            ("B", {"D": "x"}, "Count"),
+            ("A", {"E": "x"}, "Count"),
+            ("A", {"D": "x"}, "Count"),
+        )
+    ]
+
+    directives = [json.loads(line)["_aws"]["CloudWatchMetrics"][0] for line in lines]
+    assert [(d["Namespace"], d["Dimensions"], d["Metrics"][0]["Unit"]) for d in directives] == [
+        ("A", [["D"]], "Count"),
+        ("A", [["D"]], "Seconds"),
+        ("B", [["D"]], "Count"),
+        ("A", [["E"]], "Count"),
+        ("A", [["D"]], "Count"),
+    ]

@@ -84,12 +84,6 @@ def has_live_connection(
     return False
 
 
-def duration_seconds(connected_at_ms: Optional[int], end_ms: Optional[float]) -> Optional[float]:
-    if connected_at_ms is None or end_ms is None or end_ms < connected_at_ms:
-        return None
-    return round((end_ms - connected_at_ms) / 1000.0, 3)
-
-
 class EventsClient(Protocol):
     def put_events(self, **kwargs: Any) -> Dict[str, Any]: ...
 

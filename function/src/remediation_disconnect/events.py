@@ -111,3 +111,9 @@ def parse_disconnect(event: object) -> DisconnectEvent:
         # An identity: kept whole (only logs bound their text), never cut like the free-text fields.
         authorizer_agent_id=authorizer["agentId"] if isinstance(authorizer.get("agentId"), str) else None,
     )
+
+
+def duration_seconds(connected_at_ms: Optional[int], end_ms: Optional[float]) -> Optional[float]:
+    if connected_at_ms is None or end_ms is None or end_ms < connected_at_ms:
+        return None
+    return round((end_ms - connected_at_ms) / 1000.0, 3)

@@ -15,12 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import get_session
 
 from . import config, contract
-from .agents import EventsClient, OfflineNotice, OfflinePublisher, duration_seconds, has_live_connection
-from .events import DisconnectEvent, InvalidEvent, parse_disconnect
-from .store import Connection, ConnectionStore, DynamoDBClient, for_log
+from .events import DisconnectEvent, InvalidEvent, duration_seconds, parse_disconnect
+from .store import Connection, ConnectionStore, DynamoDBClient, for_log, keep_attributes_unparsed
 from .telemetry import MetricGroup, Telemetry
 
 if TYPE_CHECKING:
+    from .agents import OfflineNotice, OfflinePublisher
     from .sweeper import Prober
 
 # One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
@@ -45,12 +45,16 @@ class Runtime:
         self.settings = settings
         session = get_session()
         self.dynamodb = cast(DynamoDBClient, session.create_client("dynamodb", config=DYNAMODB_CONFIG))
+        keep_attributes_unparsed(self.dynamodb)
         self.store = ConnectionStore(self.dynamodb, settings.table_name, settings.ttl_attribute)
         self.telemetry = Telemetry(
             settings.metrics_namespace, settings.log_level, function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
         )
         self.publisher: Optional[OfflinePublisher] = None
         if settings.agent_index and settings.event_bus:
+            # Agent tracking only: the default $disconnect path never compiles agents.py.
+            from .agents import EventsClient, OfflinePublisher  # noqa: PLC0415
+
             events = session.create_client("events", config=EVENTS_CONFIG)
             self.publisher = OfflinePublisher(cast(EventsClient, events), settings.event_bus, settings.event_source)
         self._session = session
@@ -169,6 +173,8 @@ def _agent_offline(
     settings = rt.settings
     if not settings.agent_index or not old.is_agent or old.agent_id is None:
         return None
+    from .agents import OfflineNotice, has_live_connection  # noqa: PLC0415 - see Runtime
+
     max_age = contract.MAX_CONNECTION_SECONDS + settings.grace_seconds
     try:
         if has_live_connection(
