@@ -44,7 +44,7 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) e2e
 	@echo "make test: all green"
 
-package: ## Build function/dist/remediation_disconnect.zip reproducibly (needs only python3)
+package: ## Build function/dist/{disconnect,connect,sweeper}.zip reproducibly (needs only python3)
 	$(PYTHON) function/build.py
 
 tools: ## Install the whole toolchain into .tools/

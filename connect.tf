@@ -38,7 +38,7 @@ module "connect_function" {
   role_name                      = local.role_names.connect
   description                    = local.descriptions.connect
   handler                        = "remediation_disconnect.lambda_entry.connect"
-  package                        = local.package
+  package                        = local.packages.connect
   runtime                        = var.runtime
   memory_size                    = var.connect.memory_size
   timeout                        = var.connect.timeout

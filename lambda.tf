@@ -59,7 +59,7 @@ module "disconnect_function" {
   role_name     = local.role_names.disconnect
   description   = local.descriptions.disconnect
   handler       = "remediation_disconnect.lambda_entry.disconnect"
-  package       = local.package
+  package       = local.packages.disconnect
   runtime       = var.runtime
   memory_size   = var.memory_size
   timeout       = var.timeout
@@ -87,7 +87,7 @@ module "sweeper_function" {
   role_name                      = local.role_names.sweeper
   description                    = "Remediation WebSocket: removes connections of API ${var.api_id} whose $disconnect never arrived (expired or gone)"
   handler                        = "remediation_disconnect.lambda_entry.sweep"
-  package                        = local.package
+  package                        = local.packages.sweeper
   runtime                        = var.runtime
   memory_size                    = var.sweeper.memory_size
   timeout                        = var.sweeper.timeout

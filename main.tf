@@ -34,22 +34,22 @@ locals {
 
   sweeper_name = "${var.name}-sweeper"
 
-  # The deployment package is committed (function/dist), so consumers need no Python, no build step
-  # and no extra provider at plan time. It must match the sources it claims to be built from:
-  # the hash below is computed exactly as function/build.py computes it.
+  # The deployment packages are committed (function/dist, one zip per function), so consumers need no
+  # Python, no build step and no extra provider at plan time. They must match the sources they claim
+  # to be built from: the hash below is computed exactly as function/build.py computes it.
   package_manifest = jsondecode(file("${path.module}/function/dist/manifest.json"))
-  package_zip      = "${path.module}/function/dist/${local.package_manifest.zip}"
   package_source_sha256 = sha256(join("", [
     for source in sort(fileset("${path.module}/function/src", "**/*.py")) :
     "${source} ${filesha256("${path.module}/function/src/${source}")}\n"
   ]))
-  package_zip_hash = filebase64sha256(local.package_zip)
-  package = {
-    filename         = local.package_zip
-    source_code_hash = local.package_zip_hash
-    current = alltrue([
-      local.package_source_sha256 == local.package_manifest.source_sha256,
-      local.package_zip_hash == local.package_manifest.zip_base64sha256,
-    ])
+  packages = {
+    for function, package in local.package_manifest.packages : function => {
+      filename         = "${path.module}/function/dist/${package.zip}"
+      source_code_hash = filebase64sha256("${path.module}/function/dist/${package.zip}")
+      current = alltrue([
+        local.package_source_sha256 == local.package_manifest.source_sha256,
+        filebase64sha256("${path.module}/function/dist/${package.zip}") == package.zip_base64sha256,
+      ])
+    }
   }
 }

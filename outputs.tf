@@ -129,12 +129,14 @@ output "dashboard_name" {
   value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
 }
 
-output "package" {
-  description = "The deployed package: path, base64 sha256 (the functions' source_code_hash) and hash of the sources it was built from."
+output "packages" {
+  description = "The deployed packages by function (disconnect; sweeper and connect when enabled): zip path, its base64 sha256 (the function's source_code_hash) and the hash of the sources it was built from."
   value = {
-    filename         = local.package.filename
-    source_code_hash = local.package.source_code_hash
-    source_sha256    = local.package_source_sha256
+    for function, package in local.packages : function => {
+      filename         = package.filename
+      source_code_hash = package.source_code_hash
+      source_sha256    = local.package_source_sha256
+    } if function == "disconnect" || (function == "sweeper" && var.sweeper.enabled) || (function == "connect" && var.connect.enabled)
   }
 }
 

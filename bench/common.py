@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -105,16 +104,22 @@ def load_build() -> Any:
 
 
 def build_packages(candidate: Optional[Path]) -> Dict[str, Any]:
-    """Our zip (fresh build of function/src, or --zip), the seed's zip, and the size breakdown."""
+    """Our zips (fresh build of function/src, or --zip for every function), the seed's, the size breakdown.
+
+    `ours_zip` is the `$disconnect` function's package (the gated one), `sweeper_zip` the sweeper's.
+    """
     build = load_build()
-    ours_zip = RESULTS / "remediation_disconnect.zip"
+    zips: Dict[str, bytes] = {}
     if candidate is not None:
-        shutil.copyfile(candidate, ours_zip)
+        zips = {function: candidate.read_bytes() for function in build.FUNCTIONS}
         source = str(candidate)
     else:
-        ours_zip.write_bytes(build.build_zip(build.source_files()))
+        zips = build.build_all(build.source_files())
         source = "fresh build of function/src (function/build.py)"
-    dist = ROOT / "function" / "dist" / "remediation_disconnect.zip"
+    for function, data in zips.items():
+        (RESULTS / build.zip_name(function)).write_bytes(data)
+    ours_zip, sweeper_zip = RESULTS / build.zip_name("disconnect"), RESULTS / build.zip_name("sweeper")
+    dist = ROOT / "function" / "dist"
     seed_zip = RESULTS / "seed_handler.zip"
     seed_zip.write_bytes(build.build_zip([("seed_handler.py", BENCH / "seed_handler.py")]))
     entries = []
@@ -125,13 +130,15 @@ def build_packages(candidate: Optional[Path]) -> Dict[str, Any]:
             entries.append(
                 {"name": info.filename, "bytes": info.file_size, "deflated": info.compress_size, "headers": overhead}
             )
+    dist_zips = {function: dist / build.zip_name(function) for function in zips}
     return {
         "ours_zip": ours_zip,
+        "sweeper_zip": sweeper_zip,
         "seed_zip": seed_zip,
         "source": source,
         "bytes": ours_zip.stat().st_size,
-        "dist_bytes": dist.stat().st_size if dist.is_file() else None,
-        "dist_up_to_date": dist.is_file() and dist.read_bytes() == ours_zip.read_bytes(),
+        "zip_bytes": {function: len(data) for function, data in zips.items()},
+        "dist_up_to_date": all(path.is_file() and path.read_bytes() == zips[f] for f, path in dist_zips.items()),
         "entries": entries,
     }
 

@@ -52,7 +52,7 @@ def passes(pkg: Dict[str, Any]) -> Dict[str, Any]:
     for items in SIZES:
         runs = 3 * math.ceil(items / BUDGET) + 3
         out = RESULTS / f"coverage-ours-{items}.json"
-        jobs.append((f"ours-{items}", [PY, COVERAGE_RUN, str(pkg["ours_zip"]), str(items), str(runs), str(out)]))
+        jobs.append((f"ours-{items}", [PY, COVERAGE_RUN, str(pkg["sweeper_zip"]), str(items), str(runs), str(out)]))
         if baseline is not None:
             out = RESULTS / f"coverage-today-{items}.json"
             jobs.append((f"today-{items}", [PY, COVERAGE_RUN, baseline, str(items), "3", str(out)]))
@@ -90,14 +90,14 @@ def through_botocore(pkg: Dict[str, Any]) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
     with serve(ScaleTable(GATED_SIZE, 0)) as (endpoint, _stub):
         out = RESULTS / "coverage-http.json"
-        run_child([PY, SWEEP_RUN, "ours", str(pkg["ours_zip"]), str(out)], sweep_env(endpoint, GATED_SIZE))
+        run_child([PY, SWEEP_RUN, "ours", str(pkg["sweeper_zip"]), str(out)], sweep_env(endpoint, GATED_SIZE))
         result["http_run"] = read_json(out)
     counts: Dict[str, int] = {}
     CALLGRIND.mkdir(parents=True, exist_ok=True)
     for label, kind, items in (("ours-1000", "ours", 1000), ("ours-3000", "ours", 3000), ("plain-1000", "plain", 1000)):
         with serve(ScaleTable(items, 0)) as (endpoint, _stub):
             out = RESULTS / f"sweep-callgrind-{label}.json"
-            argv = [PY, SWEEP_RUN, kind, str(pkg["ours_zip"]), str(out)]
+            argv = [PY, SWEEP_RUN, kind, str(pkg["sweeper_zip"]), str(out)]
             counts[label] = callgrind(f"sweeper-{label}", argv, sweep_env(endpoint, items))
     result["callgrind"] = counts
     result["per_item_instructions"] = (counts["ours-3000"] - counts["ours-1000"]) / 2000

@@ -100,7 +100,7 @@ def sweeper(pkg: Dict[str, Any]) -> Dict[str, Any]:
             seeded = seed_table(dynamodb, items)
             log(f"  {kind}: table re-seeded ({len(items):,} items, {seeded:.1f} s); sweeping ...")
             out = RESULTS / f"sweep-{kind}.json"
-            run_child([PY, SWEEP_RUN, kind, str(pkg["ours_zip"]), str(out)], env)
+            run_child([PY, SWEEP_RUN, kind, str(pkg["sweeper_zip"]), str(out)], env)
             run = read_json(out)
             run["remaining"] = remaining_items(dynamodb)
             run["seed_seconds"] = seeded

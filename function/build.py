@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
-"""Build function/dist/remediation_disconnect.zip from function/src, byte for byte reproducibly.
+"""Build one zip per function under function/dist from function/src, byte for byte reproducibly.
 
-The archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
+Each function ships only the modules it can import: disconnect.zip holds the modules every function
+shares; connect.zip adds connect.py, sweeper.zip adds sweeper.py (the handlers import those two lazily,
+inside the only functions that use them). A smaller package is less to download and unpack per cold
+start, and `$disconnect`'s stays under 16 KiB (BENCHMARKS.md).
+
+An archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
 (1980-01-01), fixed mode 0644, fixed "made by" system, no directory entries, no __pycache__, no extra
 fields, DEFLATE level 9. Comments and docstrings are left out of the archive (a quarter of its
 size) with every line kept where it was, so tracebacks point at the right line of function/src.
 Two builds of the same sources on any machine give the same bytes, so the
 Lambda's source_code_hash changes exactly when the code does.
 
-Beside the zip, dist/manifest.json records the hash of the sources (computed exactly as the module's
-HCL computes it) and of the zip. The module compares both at plan time and refuses to plan with a
+Beside the zips, dist/manifest.json records the hash of the sources (computed exactly as the module's
+HCL computes it) and of each zip. The module compares both at plan time and refuses to plan with a
 stale or hand-edited zip, naming `make package`.
 
 Standard library only: `make package` needs nothing but python3.
-Usage: build.py [--check]   (--check: exit 1 if the committed zip or manifest differs from a rebuild)
+Usage: build.py [--check]   (--check: exit 1 if a committed zip or the manifest differs from a rebuild)
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ from typing import Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 DIST = HERE / "dist"
-ZIP_NAME = "remediation_disconnect.zip"
+PACKAGE = "remediation_disconnect"
+# Modules only one function imports, by function; every other module goes into every zip.
+ONLY = {"connect": ("connect.py",), "disconnect": (), "sweeper": ("sweeper.py",)}
+FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 
@@ -41,6 +49,16 @@ def source_files() -> List[Tuple[str, Path]]:
     """(archive name, path) of every .py under src/, sorted by archive name (byte order)."""
     files = [(path.relative_to(SRC).as_posix(), path) for path in SRC.rglob("*.py") if "__pycache__" not in path.parts]
     return sorted(files, key=lambda pair: pair[0].encode())
+
+
+def function_files(files: List[Tuple[str, Path]], function: str) -> List[Tuple[str, Path]]:
+    """The sources of one function's zip: all of them but the modules only another function imports."""
+    others = {f"{PACKAGE}/{module}" for name, modules in ONLY.items() if name != function for module in modules}
+    return [(name, path) for name, path in files if name not in others]
+
+
+def zip_name(function: str) -> str:
+    return f"{function}.zip"
 
 
 def source_hash(files: List[Tuple[str, Path]]) -> str:
@@ -97,14 +115,25 @@ def build_zip(files: List[Tuple[str, Path]]) -> bytes:
     return buffer.getvalue()
 
 
-def manifest(files: List[Tuple[str, Path]], data: bytes) -> Dict[str, object]:
+def manifest(files: List[Tuple[str, Path]], zips: Dict[str, bytes]) -> Dict[str, object]:
     return {
-        "zip": ZIP_NAME,
-        "zip_base64sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
-        "zip_bytes": len(data),
         "source_sha256": source_hash(files),
         "files": [name for name, _ in files],
+        "packages": {
+            function: {
+                "zip": zip_name(function),
+                "zip_base64sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                "zip_bytes": len(data),
+                "files": [name for name, _ in function_files(files, function)],
+            }
+            for function, data in zips.items()
+        },
     }
+
+
+def build_all(files: List[Tuple[str, Path]]) -> Dict[str, bytes]:
+    """Every function's zip, by function name."""
+    return {function: build_zip(function_files(files, function)) for function in FUNCTIONS}
 
 
 def main(argv: List[str]) -> int:
@@ -112,28 +141,35 @@ def main(argv: List[str]) -> int:
     if not files:
         print(f"build: no sources under {SRC}", file=sys.stderr)
         return 1
-    data = build_zip(files)
-    text = json.dumps(manifest(files, data), indent=2) + "\n"
-    zip_path, manifest_path = DIST / ZIP_NAME, DIST / "manifest.json"
+    zips = build_all(files)
+    text = json.dumps(manifest(files, zips), indent=2) + "\n"
+    expected = {DIST / zip_name(function): data for function, data in zips.items()}
+    expected[DIST / "manifest.json"] = text.encode()
+    strays = sorted(path for path in DIST.glob("*.zip") if path not in expected) if DIST.is_dir() else []
     if "--check" in argv:
         stale = [
             str(path.relative_to(HERE.parent))
-            for path, expected in ((zip_path, data), (manifest_path, text.encode()))
-            if not path.is_file() or path.read_bytes() != expected
-        ]
+            for path, data in expected.items()
+            if not path.is_file() or path.read_bytes() != data
+        ] + [f"{path.relative_to(HERE.parent)} (no function's zip)" for path in strays]
         if stale:
             print(f"build: {', '.join(stale)} do(es) not match a rebuild of function/src: run `make package`")
             return 1
-        print(f"build: {zip_path.relative_to(HERE.parent)} is reproducible ({len(data)} bytes)")
+        sizes = ", ".join(f"{zip_name(function)} {len(data)} bytes" for function, data in zips.items())
+        print(f"build: function/dist is reproducible ({sizes})")
         return 0
     DIST.mkdir(exist_ok=True)
-    changed = not zip_path.is_file() or zip_path.read_bytes() != data
-    if changed:
-        zip_path.write_bytes(data)
-    if not manifest_path.is_file() or manifest_path.read_text() != text:
-        manifest_path.write_text(text)
-    state = "written" if changed else "unchanged"
-    print(f"build: {zip_path.relative_to(HERE.parent)} {state}: {len(files)} files, {len(data)} bytes")
+    for path in strays:
+        path.unlink()
+        print(f"build: removed {path.relative_to(HERE.parent)} (no function's zip)")
+    for path, data in expected.items():
+        state = "unchanged"
+        if not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
+            state = "written"
+        if path.suffix == ".zip":
+            count = len(function_files(files, path.stem))
+            print(f"build: {path.relative_to(HERE.parent)} {state}: {count} files, {len(data)} bytes")
     return 0
 
 

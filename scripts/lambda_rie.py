@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
-from scripts.offline import PACKAGE_ZIP, REGION, ROOT, client
+from scripts.offline import REGION, ROOT, client, committed_zip
 from tests.support.servers import free_port
 
 TOOLS = ROOT / ".tools"
@@ -73,14 +73,14 @@ class LambdaRuntime:
         endpoint: str,
         workdir: Path,
         region: str = REGION,
-        zip_path: Path = PACKAGE_ZIP,
+        zip_path: Optional[Path] = None,
         env_overrides: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.function_name = function_name
         self.endpoint = endpoint
         self.workdir = workdir
         self.region = region
-        self.zip_path = zip_path
+        self.zip_path = zip_path  # None: the committed function/dist zip that is the deployed code
         self.env_overrides = dict(env_overrides or {})
         self.config: Dict[str, Any] = {}
         self.lines: List[str] = []
@@ -97,7 +97,14 @@ class LambdaRuntime:
                 raise RuntimeSetupError(f"{tool} is missing: run `make tools` (component lambda-runtime)")
         fn = client("lambda", self.endpoint, self.region).get_function(FunctionName=self.function_name)
         self.config = fn["Configuration"]
-        deployed, local = self.config["CodeSha256"], zip_code_sha256(self.zip_path)
+        deployed = self.config["CodeSha256"]
+        if self.zip_path is None:
+            self.zip_path = committed_zip(deployed)
+            if self.zip_path is None:
+                raise RuntimeSetupError(
+                    f"{self.function_name}: no zip in function/dist is the deployed code (CodeSha256 {deployed})"
+                )
+        local = zip_code_sha256(self.zip_path)
         if deployed != local:
             raise RuntimeSetupError(
                 f"{self.function_name}: {self.zip_path.name} is not the deployed code"

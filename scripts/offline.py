@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_ZIP = ROOT / "function" / "dist" / "remediation_disconnect.zip"
+DIST = ROOT / "function" / "dist"
+PACKAGE_ZIPS = {function: DIST / f"{function}.zip" for function in ("connect", "disconnect", "sweeper")}
 REGION = "us-east-1"
 GRACE_SECONDS = 300
 MAX_CONNECTION_SECONDS = 7200
@@ -146,9 +147,18 @@ def stand_in_authorizer(endpoint: str, region: str = REGION) -> str:
             Runtime="python3.8",
             Role=role["Role"]["Arn"],
             Handler="authz.handler",
-            Code={"ZipFile": PACKAGE_ZIP.read_bytes()},
+            Code={"ZipFile": PACKAGE_ZIPS["connect"].read_bytes()},
         )["FunctionArn"]
     )
+
+
+def committed_zip(code_sha256: str) -> Optional[Path]:
+    """The committed function/dist zip whose base64 sha256 is this CodeSha256, if any."""
+    manifest = json.loads((DIST / "manifest.json").read_text())
+    for package in manifest["packages"].values():
+        if package["zip_base64sha256"] == code_sha256:
+            return DIST / str(package["zip"])
+    return None
 
 
 def deployed_function(name: str, endpoint: str, region: str = REGION) -> Dict[str, Any]:

@@ -80,6 +80,11 @@ run "enabled_behind_an_authorizer" {
   }
 
   assert {
+    condition     = module.connect_function[0].configuration.source_code_hash == filebase64sha256("function/dist/connect.zip") && keys(output.packages) == ["connect", "disconnect", "sweeper"]
+    error_message = "The connect function deploys its own zip (with connect.py), and the packages output lists it."
+  }
+
+  assert {
     condition     = keys(output.alarm_arns.connect) == ["errors", "throttles"] && output.connect_log_group_name == "/aws/lambda/remediation-disconnect-connect"
     error_message = "The connect function must have its log group and its Errors/Throttles alarms."
   }

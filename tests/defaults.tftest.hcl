@@ -96,8 +96,13 @@ run "disconnect_function" {
   }
 
   assert {
-    condition     = module.disconnect_function.configuration.source_code_hash == filebase64sha256("function/dist/remediation_disconnect.zip")
-    error_message = "The function must deploy the committed zip."
+    condition     = module.disconnect_function.configuration.source_code_hash == filebase64sha256("function/dist/disconnect.zip")
+    error_message = "The function must deploy its own committed zip."
+  }
+
+  assert {
+    condition     = keys(output.packages) == ["disconnect", "sweeper"] && output.packages.disconnect.filename == "./function/dist/disconnect.zip"
+    error_message = "The packages output lists the deployed functions' zips (connect is off by default)."
   }
 
   assert {
@@ -117,7 +122,12 @@ run "disconnect_function" {
 run "sweeper_on_a_schedule" {
   assert {
     condition     = output.sweeper_function_name == "remediation-disconnect-sweeper" && module.sweeper_function[0].configuration.handler == "remediation_disconnect.lambda_entry.sweep"
-    error_message = "The sweeper is the same package with the sweep handler."
+    error_message = "The sweeper runs the sweep handler."
+  }
+
+  assert {
+    condition     = module.sweeper_function[0].configuration.source_code_hash == filebase64sha256("function/dist/sweeper.zip")
+    error_message = "The sweeper deploys its own zip (with sweeper.py, which the other functions do not ship)."
   }
 
   assert {

@@ -48,9 +48,9 @@ output "function_environment" {
   value       = module.remediation_disconnect.function_environment
 }
 
-output "package" {
-  description = "The deployed package."
-  value       = module.remediation_disconnect.package
+output "packages" {
+  description = "The deployed packages, by function."
+  value       = module.remediation_disconnect.packages
 }
 
 output "connect_function_name" {

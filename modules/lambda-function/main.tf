@@ -103,7 +103,7 @@ resource "aws_lambda_function" "this" {
   lifecycle {
     precondition {
       condition     = var.package.current
-      error_message = "The function package function/dist/remediation_disconnect.zip does not match the sources in function/src (or the zip was edited by hand). Run `make package` in the module's repository and commit function/dist/."
+      error_message = "The function package ${basename(var.package.filename)} (function/dist) does not match the sources in function/src (or the zip was edited by hand). Run `make package` in the module's repository and commit function/dist/."
     }
   }
 }

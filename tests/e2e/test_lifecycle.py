@@ -29,7 +29,7 @@ import websockets.sync.client
 from scripts.lambda_rie import LambdaRuntime, RuntimeSetupError
 from scripts.live_stack import Refused, Stack, cut, live_stack
 from scripts.offline import (
-    PACKAGE_ZIP,
+    PACKAGE_ZIPS,
     ROOT,
     Terraform,
     client,
@@ -189,9 +189,13 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
 def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any]) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     manifest = json.loads((ROOT / "function" / "dist" / "manifest.json").read_text())
-    for name in (out["function_name"], out["sweeper_function_name"], out["connect_function_name"]):
+    for kind, name in (
+        ("disconnect", out["function_name"]),
+        ("sweeper", out["sweeper_function_name"]),
+        ("connect", out["connect_function_name"]),
+    ):
         function = deployed_function(name, endpoint)
-        assert function["code_sha256"] == manifest["zip_base64sha256"]
+        assert function["code_sha256"] == manifest["packages"][kind]["zip_base64sha256"], f"{name} runs {kind}.zip"
         assert function["env"]["CONNECTIONS_TABLE"] == out["table_name"]
     rules = client("events", endpoint).list_rules(NamePrefix=out["sweeper_function_name"])["Rules"]
     assert [rule["ScheduleExpression"] for rule in rules] == ["rate(5 minutes)"]
@@ -404,7 +408,7 @@ def _broken_function(endpoint: str, name: str, zip_bytes: bytes, handler: str) -
 
 
 def _zip_without(member: str, dest: Path) -> Path:
-    with zipfile.ZipFile(PACKAGE_ZIP) as source, zipfile.ZipFile(dest, "w") as target:
+    with zipfile.ZipFile(PACKAGE_ZIPS["connect"]) as source, zipfile.ZipFile(dest, "w") as target:
         for info in source.infolist():
             if info.filename != member:
                 target.writestr(info, source.read(info))
@@ -427,8 +431,9 @@ def _connect_through(endpoint: str, name: str, zip_path: Path, workdir: Path) ->
 
 def test_a_wrong_handler_string_fails_the_live_path(local_stack: Dict[str, Any], tmp_path: Path) -> None:
     endpoint = local_stack["endpoint"]
-    _broken_function(endpoint, "broken-handler", PACKAGE_ZIP.read_bytes(), "remediation_disconnect.handlers.conect")
-    status, error = _connect_through(endpoint, "broken-handler", PACKAGE_ZIP, tmp_path)
+    connect_zip = PACKAGE_ZIPS["connect"]
+    _broken_function(endpoint, "broken-handler", connect_zip.read_bytes(), "remediation_disconnect.handlers.conect")
+    status, error = _connect_through(endpoint, "broken-handler", connect_zip, tmp_path)
     assert status == 500
     assert error["errorType"] == "Runtime.HandlerNotFound"
     assert "conect" in error["errorMessage"]
@@ -548,7 +553,8 @@ def test_second_tree_rebuilds_the_same_zip_and_plans_no_changes(local_stack: Dic
     tree_b = copy_tree(tmp_path / "tree-b")
     shutil.rmtree(tree_b / "function" / "dist")
     subprocess.run([sys.executable, str(tree_b / "function" / "build.py")], check=True, capture_output=True)
-    assert (tree_b / "function" / "dist" / PACKAGE_ZIP.name).read_bytes() == PACKAGE_ZIP.read_bytes()
+    for package in PACKAGE_ZIPS.values():
+        assert (tree_b / "function" / "dist" / package.name).read_bytes() == package.read_bytes()
 
     local_b = tree_b / "examples" / "local"
     terraform_b = Terraform(local_b, dict(terraform.variables))

@@ -32,7 +32,7 @@ def plan_output(tree: Path) -> tuple[int, str]:
             id="source-edited-without-rebuild",
         ),
         pytest.param(
-            lambda tree: (tree / "function/dist/remediation_disconnect.zip").open("ab").write(b"\0"),
+            lambda tree: (tree / "function/dist/disconnect.zip").open("ab").write(b"\0"),
             id="zip-edited-by-hand",
         ),
         pytest.param(

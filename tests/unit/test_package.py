@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import io
+import subprocess
+import sys
 import tokenize
 import zipfile
 from pathlib import Path
@@ -51,11 +53,43 @@ def test_stripping_removes_only_prose_and_keeps_every_line_in_place(path: Path) 
             assert before.startswith(after.rstrip()), f"{path.name}:{number} changed code: {after!r}"
 
 
-def test_the_committed_zip_holds_exactly_the_stripped_sources() -> None:
-    with zipfile.ZipFile(ROOT / "function" / "dist" / "remediation_disconnect.zip") as archive:
+ONLY_IN = {"remediation_disconnect/connect.py": "connect", "remediation_disconnect/sweeper.py": "sweeper"}
+
+
+@pytest.mark.parametrize("function", ["connect", "disconnect", "sweeper"])
+def test_each_committed_zip_holds_exactly_its_functions_stripped_sources(function: str) -> None:
+    with zipfile.ZipFile(ROOT / "function" / "dist" / f"{function}.zip") as archive:
         names = archive.namelist()
-        assert names == sorted(p.relative_to(SRC).as_posix() for p in SOURCES)
+        sources = [p.relative_to(SRC).as_posix() for p in SOURCES]
+        assert names == sorted(name for name in sources if ONLY_IN.get(name, function) == function)
         for name in names:
             assert archive.read(name) == build.strip_source((SRC / name).read_bytes())
             info = archive.getinfo(name)
             assert (info.date_time, info.external_attr >> 16) == ((1980, 1, 1, 0, 0, 0), 0o100644)
+
+
+# What each function imports lazily, beyond lambda_entry's module-level imports: connect.py, sweeper.py,
+# and agents.py (the $disconnect handler with agent tracking on; the sweeper imports it at module level).
+LAZY = {"connect": ["connect"], "disconnect": ["agents"], "sweeper": ["sweeper", "agents"]}
+
+
+@pytest.mark.parametrize("function", ["connect", "disconnect", "sweeper"])
+def test_each_zip_imports_everything_its_function_runs_and_nothing_of_the_others(function: str) -> None:
+    """In a fresh interpreter with only the zip (and botocore) on the path, as Lambda imports it."""
+    others = [module[: -len(".py")] for name, modules in build.ONLY.items() if name != function for module in modules]
+    package = ROOT / "function" / "dist" / f"{function}.zip"
+    code = (
+        "import importlib, sys\n"
+        f"sys.path[:] = [{str(package)!r}] + [p for p in sys.path if 'function/src' not in p]\n"
+        "import remediation_disconnect.lambda_entry\n"
+        f"assert remediation_disconnect.__file__.startswith({str(package)!r}), remediation_disconnect.__file__\n"
+        f"for module in {LAZY[function]!r}: importlib.import_module('remediation_disconnect.' + module)\n"
+        f"for module in {others!r}:\n"
+        "    try:\n"
+        "        importlib.import_module('remediation_disconnect.' + module)\n"
+        "    except ModuleNotFoundError:\n"
+        "        continue\n"
+        "    sys.exit(module + ' should not be in the zip')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr or proc.stdout
