@@ -10,6 +10,7 @@ from bench.common import (
     FUNCTION_ENV,
     PY,
     RESULTS,
+    ROOT,
     SWEEP_EXPIRED,
     SWEEP_LIVE,
     SWEEP_RUN,
@@ -64,9 +65,28 @@ def seed_table(client: Any, items: List[Dict[str, Dict[str, str]]]) -> float:
     return time.perf_counter() - started
 
 
+def position_key() -> str:
+    """The sweeper's reserved scan-position item (contract.POSITION_KEY): not a connection."""
+    import importlib.util
+
+    path = ROOT / "function" / "src" / "remediation_disconnect" / "contract.py"
+    spec = importlib.util.spec_from_file_location("remediation_contract", path)
+    if spec is None or spec.loader is None:
+        raise BenchError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.POSITION_KEY)
+
+
 def remaining_items(client: Any) -> int:
+    """Connections left in the table (the sweeper's saved scan position is not one)."""
     total = 0
-    kwargs: Dict[str, Any] = {"TableName": TABLE, "Select": "COUNT"}
+    kwargs: Dict[str, Any] = {
+        "TableName": TABLE,
+        "Select": "COUNT",
+        "FilterExpression": "connectionId <> :position",
+        "ExpressionAttributeValues": {":position": {"S": position_key()}},
+    }
     while True:
         page = client.scan(**kwargs)
         total += int(page["Count"])
