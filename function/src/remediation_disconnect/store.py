@@ -124,9 +124,9 @@ def keep_attributes_unparsed(client: Any) -> None:
     botocore parses every attribute value through the 10-member AttributeValue union in Python: for
     the 5-attribute item a `$disconnect` deletes, that is 0.1 M instructions, about 3 % of a warm event
     (BENCHMARKS.md). The wire format of S and N values is exactly what botocore returns for them, and
-    they are all this package reads (a B value would stay base64 text). Uses botocore's documented
-    `before-parse` event: with a botocore that does not emit it, or a body that is not a JSON object
-    with Attributes, the response is parsed as usual.
+    they are all this package reads (a B value would stay base64 text). Uses botocore's `before-parse`
+    event (emitted since botocore 1.35.16): with an older botocore, or a body that is not a JSON object
+    with an Attributes object, the response is parsed as usual.
     """
     client.meta.events.register("before-parse.dynamodb.DeleteItem", _attributes_unparsed)
 
