@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import pytest
+from remediation_disconnect import handlers
 from remediation_disconnect.contract import POSITION_KEY
 from remediation_disconnect.store import (
     Connection,
@@ -181,21 +182,34 @@ RICH_ITEM: Dict[str, Any] = {
 }
 
 
-def test_unparsed_attributes_equal_what_botocore_parses(table: Table) -> None:
-    """Everything but binary values is the same: S and N (all the package reads) and every container."""
-    plain, hooked = aws_client("dynamodb"), aws_client("dynamodb")
-    keep_attributes_unparsed(hooked)
+def _delete_twice(table: Table, attributes: Dict[str, Any], hooked: Any) -> List[Dict[str, Any]]:
+    """The same item deleted through a plain client and through `hooked`: both answers."""
     answers = []
-    for client in (plain, hooked):
-        table.put(RICH_ITEM)
-        answers.append(
-            client.delete_item(TableName=table.name, Key={"connectionId": {"S": "c-rich="}}, ReturnValues="ALL_OLD")
-        )
+    for client in (aws_client("dynamodb"), hooked):
+        table.put(attributes)
+        key = {"connectionId": attributes["connectionId"]}
+        answers.append(client.delete_item(TableName=table.name, Key=key, ReturnValues="ALL_OLD"))
+    return answers
 
-    parsed, unparsed = answers
+
+def test_unparsed_attributes_equal_what_botocore_parses_but_binary(table: Table) -> None:
+    """S and N (all the package reads) and every container are the same; B shows the hook ran."""
+    hooked = aws_client("dynamodb")
+    keep_attributes_unparsed(hooked)
+
+    parsed, unparsed = _delete_twice(table, {**RICH_ITEM, "blob": {"B": b"\x00\xffbinary"}}, hooked)
+
+    assert parsed["Attributes"].pop("blob") == {"B": b"\x00\xffbinary"}
+    assert unparsed["Attributes"].pop("blob") == {"B": "AP9iaW5hcnk="}  # as sent: base64 text
     assert unparsed["Attributes"] == parsed["Attributes"] == RICH_ITEM
     assert unparsed["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert table.ids() == set()
+
+
+def test_the_disconnect_runtime_reads_deleted_items_unparsed(table: Table) -> None:
+    [_, unparsed] = _delete_twice(table, {**item("c1"), "blob": {"B": b"\x01"}}, handlers.runtime().dynamodb)
+
+    assert unparsed["Attributes"]["blob"] == {"B": "AQ=="}
 
 
 def test_other_members_of_a_delete_response_are_still_parsed(table: Table) -> None:
