@@ -18,7 +18,6 @@ locals {
     SWEEP_PROBE_CONCURRENCY     = tostring(var.sweeper.probe_concurrency)
     SWEEP_MAX_ITEMS             = tostring(var.sweeper.max_items_per_run)
     SWEEP_SCAN_SEGMENTS         = tostring(var.sweeper.scan_segments)
-    SWEEP_RATE_SECONDS          = tostring(var.sweeper.rate_minutes * 60)
   })
 
   # Lambda and API Gateway refuse descriptions over 256 characters, and the table name may be 255 long:

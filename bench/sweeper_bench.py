@@ -112,7 +112,6 @@ def sweeper(pkg: Dict[str, Any]) -> Dict[str, Any]:
             **FUNCTION_ENV,
             "SWEEP_MAX_ITEMS": "1000000",
             "SWEEP_SCAN_SEGMENTS": "1",
-            "SWEEP_RATE_SECONDS": "300",
             "SWEEP_PROBE_ENDPOINT": "",
             "AWS_LAMBDA_FUNCTION_NAME": "remediation-sweeper",
         }

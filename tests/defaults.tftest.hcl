@@ -161,8 +161,8 @@ run "sweeper_on_a_schedule" {
   }
 
   assert {
-    condition     = output.function_environment.sweeper.SWEEP_PROBE_ENDPOINT == "" && output.function_environment.sweeper.SWEEP_RATE_SECONDS == "300" && output.function_environment.sweeper.SWEEP_SCAN_SEGMENTS == "1"
-    error_message = "No probing by default; the sweeper knows its period and scans one segment at a time."
+    condition     = output.function_environment.sweeper.SWEEP_PROBE_ENDPOINT == "" && output.function_environment.sweeper.SWEEP_SCAN_SEGMENTS == "1"
+    error_message = "No probing by default; the sweeper scans one segment at a time."
   }
 }
 

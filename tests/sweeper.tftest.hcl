@@ -31,7 +31,7 @@ run "every_minute" {
   }
 
   assert {
-    condition     = aws_cloudwatch_event_rule.sweeper[0].schedule_expression == "rate(1 minute)" && output.function_environment.sweeper.SWEEP_RATE_SECONDS == "60"
+    condition     = aws_cloudwatch_event_rule.sweeper[0].schedule_expression == "rate(1 minute)"
     error_message = "rate(1 minute) is singular."
   }
 

@@ -13,7 +13,6 @@ INTEGER_VARIABLES = (
     "SWEEP_PROBE_CONCURRENCY",
     "SWEEP_MAX_ITEMS",
     "SWEEP_SCAN_SEGMENTS",
-    "SWEEP_RATE_SECONDS",
 )
 
 
@@ -35,7 +34,6 @@ def test_defaults_apply_when_only_the_table_is_set() -> None:
         probe_concurrency=8,
         max_items_per_run=100000,
         scan_segments=1,
-        rate_seconds=300,
     )
 
 
@@ -55,7 +53,6 @@ def test_every_variable_is_read() -> None:
         "SWEEP_PROBE_CONCURRENCY": "4",
         "SWEEP_MAX_ITEMS": "5000",
         "SWEEP_SCAN_SEGMENTS": "8",
-        "SWEEP_RATE_SECONDS": "600",
     }
 
     settings = config.load(env)
@@ -75,7 +72,6 @@ def test_every_variable_is_read() -> None:
         probe_concurrency=4,
         max_items_per_run=5000,
         scan_segments=8,
-        rate_seconds=600,
     )
 
 
@@ -120,7 +116,6 @@ def test_malformed_integer_raises_config_error_naming_the_variable(name: str, ra
         ("SWEEP_MAX_ITEMS", "0"),
         ("SWEEP_SCAN_SEGMENTS", "0"),
         ("SWEEP_SCAN_SEGMENTS", "1001"),
-        ("SWEEP_RATE_SECONDS", "59"),
     ],
 )
 def test_out_of_range_integer_raises_config_error_naming_the_variable(name: str, raw: str) -> None:
@@ -137,12 +132,11 @@ def test_range_boundaries_are_accepted() -> None:
             "SWEEP_PROBE_CONCURRENCY": "64",
             "SWEEP_MAX_ITEMS": "1",
             "SWEEP_SCAN_SEGMENTS": "1000",
-            "SWEEP_RATE_SECONDS": "60",
         }
     )
 
     assert (settings.grace_seconds, settings.probe_min_age_seconds, settings.probe_concurrency) == (0, 7200, 64)
-    assert (settings.max_items_per_run, settings.scan_segments, settings.rate_seconds) == (1, 1000, 60)
+    assert (settings.max_items_per_run, settings.scan_segments) == (1, 1000)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("true", True), ("TRUE", True), (" false ", False), ("", False)])

@@ -26,7 +26,6 @@ class Settings(NamedTuple):
     probe_concurrency: int
     max_items_per_run: int
     scan_segments: int
-    rate_seconds: int
 
 
 def _text(env: Mapping[str, str], name: str, default: Optional[str] = None) -> Optional[str]:
@@ -78,5 +77,4 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         probe_concurrency=_int(env, "SWEEP_PROBE_CONCURRENCY", 8, 1, 64),
         max_items_per_run=_int(env, "SWEEP_MAX_ITEMS", 100000, 1, 10_000_000),
         scan_segments=_int(env, "SWEEP_SCAN_SEGMENTS", 1, 1, 1000),
-        rate_seconds=_int(env, "SWEEP_RATE_SECONDS", 300, 60, 86400),
     )
