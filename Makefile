@@ -36,7 +36,6 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) lint
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
-	@$(MAKE) iam-lint
 	@$(MAKE) unit
 	@$(MAKE) faults
 	@$(MAKE) compat
@@ -89,13 +88,12 @@ python-lint:
 package-check: ## Fail if the committed zip is not a byte-identical rebuild of function/src
 	$(PYTHON) function/build.py --check
 
-tf-test: ## terraform test (mock provider) for the module and its submodule
+tf-test: ## terraform test (mock provider) for the module and its submodule; parliament on every policy rendered
 	terraform -chdir=modules/lambda-function init -backend=false -input=false -no-color >/dev/null
 	terraform -chdir=modules/lambda-function test -no-color
-	terraform init -backend=false -input=false -no-color >/dev/null
-	terraform test -no-color
+	$(PY) scripts/iam_lint.py
 
-iam-lint: ## parliament on every IAM policy the terraform tests render (0 findings required)
+iam-lint: ## the root module's terraform tests and parliament on every IAM policy they render (as in tf-test)
 	$(PY) scripts/iam_lint.py
 
 unit: ## pytest: the function against moto

@@ -1,10 +1,11 @@
 """Lint the module's rendered IAM policies with parliament, for every feature combination the
 Terraform tests apply.
 
-`make iam-lint` runs the root module's `terraform test` suite (mock provider) with `-json -verbose`,
-which prints the state after each run; every `iam_policies` output found there (one document per
+`make tf-test` (and `make iam-lint`) runs the root module's `terraform test` suite (mock provider) once,
+here, with `-json -verbose`, which prints the state after each run: the suite's progress, failures and
+summary are printed as terraform prints them, and every `iam_policies` output found (one document per
 function and run) is checked by parliament (action names, resource ARN formats per action, condition
-keys). Any finding fails, and so does finding no policy at all.
+keys). A failing test fails, any finding fails, and so does finding no policy at all.
 
     python scripts/iam_lint.py            # run the suite, lint every rendered policy
     python scripts/iam_lint.py FILE.json  # lint policy documents given as files
@@ -17,7 +18,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from parliament import analyze_policy_string  # type: ignore[import-untyped]  # ships no type hints
 
@@ -59,23 +60,67 @@ def policies_from_test_log(lines: Iterable[str]) -> Iterator[Tuple[str, str, str
                 yield run, function, document
 
 
+class Progress:
+    """What terraform test prints without -json, from its JSON messages: files, runs, the summary, and
+    the diagnostics of runs that did not pass (a run's expected failures are not shown). Terraform
+    sends a run's diagnostics after its status, or before it when the run expected them."""
+
+    def __init__(self) -> None:
+        self.held: Dict[str, List[str]] = {}
+        self.failed: Dict[str, bool] = {}
+
+    def show(self, line: str) -> List[str]:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return [line.rstrip("\n")]
+        kind, text = message.get("type"), str(message.get("@message", ""))
+        run = f"{message.get('@testfile')}/{message['@testrun']}" if "@testrun" in message else None
+        if kind == "diagnostic":
+            return self._diagnostic(message, run, text)
+        if kind == "test_run" and run is not None:
+            return self._run_status(message, run, text)
+        return [text] if kind in ("test_file", "test_summary") else []
+
+    def _diagnostic(self, message: Dict[str, Any], run: Optional[str], text: str) -> List[str]:
+        diagnostic = message.get("diagnostic") or {}
+        shown = f"{message.get('@level', 'error')}: {diagnostic.get('summary', text)}\n  {diagnostic.get('detail', '')}"
+        if run is None or self.failed.get(run):
+            return [shown]
+        if run not in self.failed:
+            self.held.setdefault(run, []).append(shown)
+        return []
+
+    def _run_status(self, message: Dict[str, Any], run: str, text: str) -> List[str]:
+        status = (message.get("test_run") or {}).get("status")
+        if status is None:
+            return []  # "in progress"
+        self.failed[run] = status in ("fail", "error")
+        held = self.held.pop(run, [])
+        return [text] + (held if self.failed[run] else [])
+
+
 def run_test_suite() -> List[str]:
-    """The root module's terraform test suite with the state of every run printed as JSON."""
+    """The root module's terraform test suite, its progress printed; returns its JSON lines."""
     subprocess.run(
         ["terraform", f"-chdir={ROOT}", "init", "-backend=false", "-input=false", "-no-color"],
         check=True,
         capture_output=True,
     )
-    proc = subprocess.run(
+    lines: List[str] = []
+    shown = Progress()
+    with subprocess.Popen(
         ["terraform", f"-chdir={ROOT}", "test", "-json", "-verbose", "-no-color"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-        check=False,
-    )
+    ) as proc:
+        for line in proc.stdout or ():
+            lines.append(line)
+            for text in shown.show(line):
+                print(text, flush=True)
     if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"iam-lint: terraform test failed (exit {proc.returncode})")
-    return proc.stdout.splitlines()
+    return lines
 
 
 def main(argv: List[str]) -> int:

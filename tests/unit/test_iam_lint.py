@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
-from scripts.iam_lint import lint_policy, policies_from_test_log
+from scripts.iam_lint import Progress, lint_policy, policies_from_test_log
 
 
 def _policy(key_resource: str) -> str:
@@ -70,4 +70,39 @@ def test_policies_are_read_from_every_applied_run_of_the_test_log() -> None:
         ("tests/x.tftest.hcl/a", "disconnect", "D1"),
         ("tests/x.tftest.hcl/a", "sweeper", "S1"),
         ("tests/x.tftest.hcl/b", "disconnect", "D2"),
+    ]
+
+
+def _message(kind: str, text: str, run: str = "", **extra: Any) -> str:
+    message: Dict[str, Any] = {"type": kind, "@message": text, "@testfile": "tests/a.tftest.hcl", **extra}
+    if run:
+        message["@testrun"] = run
+    return json.dumps(message)
+
+
+def _diagnostic(run: str, summary: str) -> str:
+    return _message("diagnostic", f"Error: {summary}", run, diagnostic={"summary": summary, "detail": "why"})
+
+
+def test_suite_progress_shows_runs_and_only_the_diagnostics_of_runs_that_failed() -> None:
+    progress = Progress()
+    lines = [
+        _message("test_file", "tests/a.tftest.hcl... in progress"),
+        _message("test_run", '  "bad"... in progress', "bad", test_run={"progress": "starting"}),
+        _message("test_run", '  "bad"... fail', "bad", test_run={"status": "fail"}),
+        _diagnostic("bad", "Test assertion failed"),
+        _diagnostic("refused", "Invalid value for variable"),  # an expected failure: before its status
+        _message("test_run", '  "refused"... pass', "refused", test_run={"status": "pass"}),
+        _message("test_state", "-verbose flag enabled, printing state", "refused"),
+        _message("test_summary", "Failure! 1 passed, 1 failed."),
+    ]
+
+    shown = [text for line in lines for text in progress.show(line)]
+
+    assert shown == [
+        "tests/a.tftest.hcl... in progress",
+        '  "bad"... fail',
+        "error: Test assertion failed\n  why",
+        '  "refused"... pass',
+        "Failure! 1 passed, 1 failed.",
     ]
