@@ -7,16 +7,11 @@
 locals {
   connect_name = "${var.name}-connect"
 
-  connect_environment = {
-    CONNECTIONS_TABLE             = local.table_name
-    TTL_ATTRIBUTE                 = var.ttl_attribute
-    CONNECTION_GRACE_SECONDS      = tostring(var.connection_grace_seconds)
-    METRICS_NAMESPACE             = var.metrics_namespace
-    LOG_LEVEL                     = var.log_level
+  connect_environment = merge(local.contract_environment, {
     CONNECT_CLIENT_TYPE_KEY       = var.connect.client_type_key
     CONNECT_AGENT_ID_KEY          = var.connect.agent_id_key
     CONNECT_QUERY_STRING_IDENTITY = tostring(var.connect.allow_query_string_identity)
-  }
+  })
 
   # PutItem on the table only: the writer never reads, updates or deletes.
   connect_statements = concat(
@@ -52,7 +47,7 @@ module "connect_function" {
   log_kms_key_arn                = var.log_kms_key_arn
   role_path                      = var.role_path
   role_permissions_boundary      = var.role_permissions_boundary
-  alarms                         = merge(local.function_alarms, { errors = var.alarms.enabled, throttles = var.alarms.enabled })
+  alarms                         = local.function_alarms
   tags                           = var.tags
 }
 

@@ -1,6 +1,6 @@
 # Exact actions on exact ARNs; statements appear only when the feature that needs them is enabled.
-# Both roles also get log writes on their own log group (and X-Ray writes when tracing is Active)
-# from modules/lambda-function.
+# Every role also gets log writes on its own log group (and X-Ray writes when tracing is Active)
+# from modules/lambda-function; the $connect role's statements are in connect.tf.
 
 locals {
   offline_events  = var.agent_tracking.enabled && var.agent_tracking.offline_events
@@ -8,7 +8,7 @@ locals {
   probe           = var.sweeper.enabled && var.sweeper.probe_connections
   probe_stage     = coalesce(var.stage_name, "-")
   connections_arn = "${local.execution_arn}/${local.probe_stage}/GET/@connections/*"
-  # Must equal POSITION_KEY in function/src/remediation_disconnect/store.py (tests/unit/test_position.py checks).
+  # Must equal POSITION_KEY in function/src/remediation_disconnect/contract.py (tests/unit/test_position.py checks).
   sweeper_position_key = "~remediation-sweeper/scan-position"
 
   # DynamoDB decrypts a customer-managed table key with the caller's credentials.

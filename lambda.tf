@@ -1,14 +1,18 @@
 locals {
-  common_environment = {
+  # What every function needs to read or write the item contract (connect.tf adds its identity keys).
+  contract_environment = {
     CONNECTIONS_TABLE        = local.table_name
     TTL_ATTRIBUTE            = var.ttl_attribute
     CONNECTION_GRACE_SECONDS = tostring(var.connection_grace_seconds)
     METRICS_NAMESPACE        = var.metrics_namespace
     LOG_LEVEL                = var.log_level
-    AGENT_INDEX_NAME         = var.agent_tracking.enabled ? var.agent_tracking.index_name : ""
-    OFFLINE_EVENT_BUS        = local.offline_events ? local.event_bus_arn : ""
-    OFFLINE_EVENT_SOURCE     = var.agent_tracking.event_source
   }
+
+  common_environment = merge(local.contract_environment, {
+    AGENT_INDEX_NAME     = var.agent_tracking.enabled ? var.agent_tracking.index_name : ""
+    OFFLINE_EVENT_BUS    = local.offline_events ? local.event_bus_arn : ""
+    OFFLINE_EVENT_SOURCE = var.agent_tracking.event_source
+  })
 
   default_probe_endpoint = "${replace(data.aws_apigatewayv2_api.this.api_endpoint, "wss://", "https://")}/${local.probe_stage}"
 
@@ -42,7 +46,10 @@ locals {
     )
   }
 
+  # Errors and Throttles for the route handlers; the sweeper drops Throttles (lambda.tf, below).
   function_alarms = {
+    errors             = var.alarms.enabled
+    throttles          = var.alarms.enabled
     alarm_actions      = var.alarms.alarm_actions
     ok_actions         = var.alarms.ok_actions
     period             = var.alarms.period
@@ -74,7 +81,7 @@ module "disconnect_function" {
   log_kms_key_arn                = var.log_kms_key_arn
   role_path                      = var.role_path
   role_permissions_boundary      = var.role_permissions_boundary
-  alarms                         = merge(local.function_alarms, { errors = var.alarms.enabled, throttles = var.alarms.enabled })
+  alarms                         = local.function_alarms
   tags                           = var.tags
 }
 
@@ -100,6 +107,6 @@ module "sweeper_function" {
   log_kms_key_arn                = var.log_kms_key_arn
   role_path                      = var.role_path
   role_permissions_boundary      = var.role_permissions_boundary
-  alarms                         = merge(local.function_alarms, { errors = var.alarms.enabled, throttles = false })
+  alarms                         = merge(local.function_alarms, { throttles = false })
   tags                           = var.tags
 }

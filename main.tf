@@ -4,9 +4,9 @@
 #                                                           └─ agent's last connection? ──> EventBridge
 #   (no $disconnect: network loss) <── EventBridge schedule ──> Lambda <name>-sweeper ──> Scan + BatchWriteItem
 #
-# Files: apigateway.tf (route, integration, permission), dynamodb.tf (table or lookup), lambda.tf (both
-# functions via modules/lambda-function), iam.tf (exact statements), sweeper.tf (schedule),
-# monitoring.tf (dashboard). This file: shared lookups and the package check.
+# Files: apigateway.tf (route, integration, permission), dynamodb.tf (table or lookup), lambda.tf and
+# connect.tf (the functions via modules/lambda-function), iam.tf (exact statements), sweeper.tf
+# (schedule), monitoring.tf (dashboard). This file: shared lookups and the package checks.
 
 data "aws_apigatewayv2_api" "this" {
   api_id = var.api_id
@@ -42,13 +42,17 @@ locals {
     for source in sort(fileset("${path.module}/function/src", "**/*.py")) :
     "${source} ${filesha256("${path.module}/function/src/${source}")}\n"
   ]))
+  package_zip_hashes = {
+    for function, package in local.package_manifest.packages :
+    function => filebase64sha256("${path.module}/function/dist/${package.zip}")
+  }
   packages = {
     for function, package in local.package_manifest.packages : function => {
       filename         = "${path.module}/function/dist/${package.zip}"
-      source_code_hash = filebase64sha256("${path.module}/function/dist/${package.zip}")
+      source_code_hash = local.package_zip_hashes[function]
       current = alltrue([
         local.package_source_sha256 == local.package_manifest.source_sha256,
-        filebase64sha256("${path.module}/function/dist/${package.zip}") == package.zip_base64sha256,
+        local.package_zip_hashes[function] == package.zip_base64sha256,
       ])
     }
   }

@@ -155,7 +155,8 @@ variable "connection_grace_seconds" {
 }
 
 ################################################################################
-# Functions (the $disconnect handler; runtime, tracing, logs and role settings also apply to the sweeper)
+# Functions (the $disconnect handler; runtime, tracing, logs and role settings also apply to the sweeper
+# and the $connect writer)
 ################################################################################
 
 variable "runtime" {
@@ -412,7 +413,7 @@ variable "metrics_namespace" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms: Errors and Throttles of the $disconnect function, Errors of the sweeper. alarm_actions / ok_actions are SNS topic ARNs (or other alarm action ARNs); an alarm fires when the sum over `period` seconds reaches `threshold` in `evaluation_periods` consecutive periods."
+  description = "CloudWatch alarms: Errors and Throttles of the $disconnect function (and of the $connect writer when enabled), Errors of the sweeper. alarm_actions / ok_actions are SNS topic ARNs (or other alarm action ARNs); an alarm fires when the sum over `period` seconds reaches `threshold` in `evaluation_periods` consecutive periods."
   type = object({
     enabled            = optional(bool, true)
     alarm_actions      = optional(list(string), [])

@@ -1,5 +1,5 @@
 # Private submodule: one Lambda function with its execution role, inline policy, log group and alarms.
-# Used twice by the root module (the $disconnect handler and the sweeper), so the shape lives once.
+# Used three times by the root module ($disconnect, the sweeper, the $connect writer), so the shape lives once.
 # Inputs are validated by the root module; the checks here guard only what the root cannot express.
 
 variable "function_name" {

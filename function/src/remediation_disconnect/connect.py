@@ -143,23 +143,8 @@ def item(
         contract.CONNECTED_AT: {"N": str(connected_at_ms)},
         ttl_attribute: {"N": str(contract.expires_at(connected_at_ms, grace_seconds))},
     }
-    if client_type == contract.AGENT and agent_id:
-        written[contract.AGENT_ID] = {"S": agent_id}
-    return written
-
-
-def register(
-    client: PutItemClient,
-    table: str,
-    ttl_attribute: str,
-    grace_seconds: int,
-    parsed: ConnectEvent,
-    who: Tuple[str, Optional[str]],
-) -> Dict[str, Dict[str, str]]:
-    """Write the contract item (one PutItem; connection ids are never reused, so it is idempotent)."""
-    client_type, agent_id = who
-    written = item(parsed.connection_id, client_type, agent_id, parsed.connected_at_ms, grace_seconds, ttl_attribute)
-    client.put_item(TableName=table, Item=written)
+    if contract.is_agent_connection(client_type, agent_id):
+        written[contract.AGENT_ID] = {"S": str(agent_id)}
     return written
 
 
@@ -195,21 +180,23 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
     if agent_id is not None:
         fields["agentId"] = agent_id
     settings = rt.settings
+    written = item(
+        parsed.connection_id,
+        client_type,
+        agent_id,
+        parsed.connected_at_ms,
+        settings.grace_seconds,
+        settings.ttl_attribute,
+    )
     try:
-        written = register(
-            cast(PutItemClient, rt.dynamodb),  # the same botocore client
-            settings.table_name,
-            settings.ttl_attribute,
-            settings.grace_seconds,
-            parsed,
-            (client_type, agent_id),
-        )
+        # One PutItem, on the same botocore client; connection ids are never reused, so it is idempotent.
+        cast(PutItemClient, rt.dynamodb).put_item(TableName=settings.table_name, Item=written)
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
         fields.update(result="error", error=str(exc)[:512], errorCode=code)
         telemetry.log("ERROR", "connection not registered", fields, [MetricGroup({}, [("ConnectErrors", "Count", 1)])])
         raise
-    fields.update(result="registered", expiresAt=int(written[settings.ttl_attribute]["N"]))
+    fields.update(result="registered", expiresAt=contract.expires_at(parsed.connected_at_ms, settings.grace_seconds))
     telemetry.log(
         "INFO",
         "connection registered",

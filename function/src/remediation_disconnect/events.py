@@ -51,9 +51,9 @@ MAX_INTEGER = 10**16  # epoch milliseconds until the year 318857: anything large
 def _integer(mapping: Mapping[str, Any], key: str) -> Optional[int]:
     """A non-negative integer (or a string of ASCII digits) below MAX_INTEGER, else None."""
     value = mapping.get(key)
-    # bool is an int subclass; a JSON `true` is not a timestamp or a close code. str.isdigit() would
-    # accept "²", which int() refuses: match ASCII digits only.
-    # ASCII digits only, at most 16 (str methods, not a regex: no pattern compiled at every cold start).
+    # bool is an int subclass; a JSON `true` is not a timestamp or a close code. str.isdigit() alone
+    # would accept "²", which int() refuses: ASCII digits only, at most 16 (str methods, not a regex: no
+    # pattern compiled at every cold start).
     if isinstance(value, str) and 0 < len(value) <= 16 and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_INTEGER:

@@ -213,7 +213,7 @@ class Prober:
 # IAM grant is two actions on the table ARN limited by `dynamodb:LeadingKeys` to POSITION_KEY. No API
 # Gateway connection id can equal POSITION_KEY (ids are base64 text, without "~" or "/"), the item has
 # no agentId (so it is not in the agent index) and no TTL attribute (so it never expires); the table
-# reads of the package skip it (ConnectionStore.scan_segment).
+# reads of the package skip it (SweepStore.scan_segment).
 #
 # Every write is conditional on the version read at the start of the run: of two overlapping runs only
 # the first to finish saves its progress; the other's work is not lost (deletes happened) but its
@@ -308,7 +308,7 @@ class PassState:
 class Loaded(NamedTuple):
     state: PassState
     version: Optional[str]  # the saved version exactly as stored: the save is conditional on it
-    origin: str  # "continued" | "new pass" | "none saved" | "unreadable" | "segments changed"
+    origin: str  # "continued" | "none saved" | "unreadable" | "segments changed"
 
 
 class PositionStore:
