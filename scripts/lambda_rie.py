@@ -26,12 +26,13 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
+from scripts.lambda_runtime_tools import rie_binary, runtime_python
 from scripts.offline import REGION, ROOT, client, committed_zip
 from tests.support.servers import free_port
 
 TOOLS = ROOT / ".tools"
-RIE = TOOLS / "bin" / "aws-lambda-rie"
-RUNTIME_PYTHON = TOOLS / "lambda-runtime" / "bin" / "python"
+RIE = rie_binary(TOOLS)
+RUNTIME_PYTHON = runtime_python(TOOLS)
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 
 
@@ -253,12 +254,10 @@ class LambdaRuntime:
                 self._cond.wait(timeout=remaining)
 
 
-def start_runtimes(
-    names: List[str], endpoint: str, workdir: Optional[Path] = None, **kwargs: Any
-) -> Dict[str, LambdaRuntime]:
+def start_runtimes(names: List[str], endpoint: str, workdir: Optional[Path] = None) -> Dict[str, LambdaRuntime]:
     """Start one runtime per function name (in parallel: each init takes a second or two)."""
     base = workdir or Path(tempfile.mkdtemp(prefix="lambda-rie-"))
-    runtimes = {name: LambdaRuntime(name, endpoint, base, **kwargs) for name in names}
+    runtimes = {name: LambdaRuntime(name, endpoint, base) for name in names}
     errors: List[BaseException] = []
 
     def start(runtime: LambdaRuntime) -> None:

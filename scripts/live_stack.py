@@ -5,10 +5,8 @@ local WebSocket gateway, and real WebSocket clients. Shared by `make demo` and t
 from __future__ import annotations
 
 import socket
-import tempfile
 import time
 import urllib.parse
-import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -96,8 +94,7 @@ def live_stack(
     max_lifetime: float = 7200,
 ) -> Iterator[Stack]:
     """Start the stack's functions under aws-lambda-rie and the gateway in front of them; stop both."""
-    base = workdir or Path(tempfile.mkdtemp(prefix=f"live-stack-{uuid.uuid4().hex[:6]}-"))
-    runtimes = start_runtimes(function_names(outputs), endpoint, base)
+    runtimes = start_runtimes(function_names(outputs), endpoint, workdir)
     gateway: Optional[Gateway] = None
     holder: Dict[str, Stack] = {}
     try:

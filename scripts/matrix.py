@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts import engines, standin, tofu_tests
+from scripts import engines, offline, standin, tofu_tests
 from scripts.matrix_lifecycle import lifecycle
 
 ROOT = engines.ROOT
@@ -58,12 +58,8 @@ class Result:
 
 
 def copy_tree(dest: Path) -> Path:
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc")
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in ROOT.glob("*.tf"):
-        shutil.copy2(path, dest / path.name)
-    for sub in ("modules", "function", "examples", "tests"):
-        shutil.copytree(ROOT / sub, dest / sub, ignore=ignore, dirs_exist_ok=True)
+    """offline.copy_tree plus the terraform test files (tests/), with the stand-in override."""
+    offline.copy_tree(dest, (*offline.TREE_DIRS, "tests"))
     standin.write_example_overrides(dest)
     return dest
 

@@ -71,13 +71,16 @@ class Terraform:
         return {name: value["value"] for name, value in raw.items()}
 
 
-def copy_tree(dest: Path) -> Path:
+TREE_DIRS = ("modules", "function", "examples")
+
+
+def copy_tree(dest: Path, subdirs: Sequence[str] = TREE_DIRS) -> Path:
     """A copy of the module and its examples (what a fresh clone holds), without working state."""
     ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc")
     dest.mkdir(parents=True, exist_ok=True)
     for path in ROOT.glob("*.tf"):
         shutil.copy2(path, dest / path.name)
-    for sub in ("modules", "function", "examples"):
+    for sub in subdirs:
         shutil.copytree(ROOT / sub, dest / sub, ignore=ignore, dirs_exist_ok=True)
     return dest
 
@@ -162,24 +165,16 @@ def committed_zip(code_sha256: str) -> Optional[Path]:
 
 
 def deployed_function(name: str, endpoint: str, region: str = REGION) -> Dict[str, Any]:
-    """Handler, environment and code hash of a function as the emulator stores it."""
+    """Environment and code hash of a function as the emulator stores it."""
     config = client("lambda", endpoint, region).get_function_configuration(FunctionName=name)
     return {
-        "handler": config["Handler"],
         "env": config.get("Environment", {}).get("Variables", {}),
         "code_sha256": config["CodeSha256"],
-        "runtime": config["Runtime"],
-        "timeout_ms": int(config.get("Timeout", 10)) * 1000,
     }
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def connection_id() -> str:
-    """An id shaped like API Gateway's (16 base64 characters)."""
-    return uuid.uuid4().hex[:15].upper() + "="
 
 
 def connection_item(

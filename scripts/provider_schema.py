@@ -44,17 +44,6 @@ _BASE_KINDS: Dict[str, str] = {
     "cdktn.TerraformEphemeralResource": EPHEMERAL,
     "cdktn.TerraformProvider": PROVIDER,
 }
-_KIND_LABELS: Dict[str, str] = {
-    RESOURCE: "resource type",
-    DATA: "data source type",
-    EPHEMERAL: "ephemeral resource type",
-    PROVIDER: "provider",
-}
-_KIND_NOUNS: Dict[str, str] = {
-    RESOURCE: "a managed resource",
-    DATA: "a data source",
-    EPHEMERAL: "an ephemeral resource",
-}
 
 # `{@link https://registry.terraform.io/providers/hashicorp/aws/6.69.1/docs/resources/lambda_function#role ...}`
 _PROPERTY_LINK = re.compile(r"\{@link https://registry\.terraform\.io/providers/[^\s}#]+#([A-Za-z0-9_]+)\s")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 from typing import List
 
@@ -64,13 +65,16 @@ def install_binary(release_zip: Path, dest_dir: Path = OVERRIDE_DIR) -> Path:
     """Unpack the provider executable from its (already verified) release zip for dev_overrides."""
     dest = dest_dir / BINARY_NAME
     with zipfile.ZipFile(release_zip) as archive:
-        data = archive.read(BINARY_NAME)
-    if not dest.is_file() or dest.read_bytes() != data:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        tmp.replace(dest)
+        info = archive.getinfo(BINARY_NAME)
+        # Already unpacked: same size and CRC-32 as the member (the zip's own check), no 177 MB inflate.
+        if dest.is_file() and dest.stat().st_size == info.file_size and zlib.crc32(dest.read_bytes()) == info.CRC:
+            return dest
+        data = archive.read(info)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    tmp.replace(dest)
     return dest
 
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
-from scripts.offline import REGION, client
+from scripts.offline import REGION, client, now_ms
 
 
 class GatewaySetupError(RuntimeError):
@@ -110,10 +110,6 @@ def new_connection_id() -> str:
 
 def _request_id() -> str:
     return base64.b64encode(os.urandom(12)).decode()[:16]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class ConnectionInfo(NamedTuple):

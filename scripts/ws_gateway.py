@@ -30,7 +30,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from scripts.offline import REGION
+from scripts.offline import REGION, now_ms
 from scripts.ws_connections_api import ConnectionsApi, iso
 from scripts.ws_events import (
     ConnectionInfo,
@@ -158,7 +158,7 @@ class Gateway:
         remote = ws.remote_address
         info = ConnectionInfo(
             connection_id=new_connection_id(),
-            connected_at_ms=int(time.time() * 1000),
+            connected_at_ms=now_ms(),
             source_ip=str(remote[0]) if remote else "127.0.0.1",
             user_agent=request.headers.get("User-Agent", ""),
             headers={key: value for key, value in request.headers.raw_items()},
