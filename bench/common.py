@@ -91,16 +91,21 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------------------------- setup
 
 
-def load_build() -> Any:
-    """function/build.py as a module (its build_zip/source_files are the package's definition)."""
+def load_file(name: str, path: Path) -> Any:
+    """A Python file as a module, without putting its directory on sys.path."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("remediation_build", ROOT / "function" / "build.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise BenchError("cannot load function/build.py")
+        raise BenchError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_build() -> Any:
+    """function/build.py as a module (its build_zip/source_files are the package's definition)."""
+    return load_file("remediation_build", ROOT / "function" / "build.py")
 
 
 def build_packages(candidate: Optional[Path]) -> Dict[str, Any]:

@@ -19,17 +19,16 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Tuple
 
-from bench.common import CALLGRIND, PY, RESULTS, ROOT, TABLE, Figure, log, read_json, run_child
+from bench.common import BENCH, CALLGRIND, PY, RESULTS, ROOT, SWEEP_RUN, TABLE, Figure, log, read_json, run_child
+from bench.costs import SWEEP_BUDGET_ITEMS as BUDGET  # the module's default sweeper.max_items_per_run
 from bench.ddb_stub import serve
 from bench.handler_bench import callgrind
 from bench.scale_table import ScaleTable
 
 ISSUE_COMMIT = "c2eafb5"  # main when issue 10 was filed: the sweeper without a saved position
 SIZES = (100_000, 1_000_000, 10_000_000)
-BUDGET = 100_000  # the module's default sweeper.max_items_per_run
 GATED_SIZE = 1_000_000
-COVERAGE_RUN = str(ROOT / "bench" / "coverage_run.py")
-SWEEP_RUN = str(ROOT / "bench" / "sweep_run.py")
+COVERAGE_RUN = str(BENCH / "coverage_run.py")
 
 
 def today_zip() -> Optional[str]:

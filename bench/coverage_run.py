@@ -22,12 +22,14 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import TABLE
+from bench.costs import SWEEP_BUDGET_ITEMS
 from bench.scale_table import STALE_AT, STALE_EVERY, InProcessClient, ScaleTable
 
 
 def main(argv: List[str]) -> int:
     zip_path, items, max_runs, out = argv[1], int(argv[2]), int(argv[3]), argv[4]
-    budget = int(argv[5]) if len(argv) > 5 else 100_000
+    budget = int(argv[5]) if len(argv) > 5 else SWEEP_BUDGET_ITEMS
     sys.path.insert(0, zip_path)
     from remediation_disconnect import config
     from remediation_disconnect.store import ConnectionStore
@@ -36,8 +38,8 @@ def main(argv: List[str]) -> int:
 
     now = time.time()
     table = ScaleTable(items, int(now * 1000))
-    store = ConnectionStore(InProcessClient(table), "remediation-connections", sleep=lambda _delay: None)
-    settings = config.load({"CONNECTIONS_TABLE": "remediation-connections", "SWEEP_MAX_ITEMS": str(budget)})
+    store = ConnectionStore(InProcessClient(table), TABLE, sleep=lambda _delay: None)
+    settings = config.load({"CONNECTIONS_TABLE": TABLE, "SWEEP_MAX_ITEMS": str(budget)})
     sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     sweeper = Sweeper(store, settings, Telemetry("Bench", stream=sink))
     takes_schedule = "scheduled_at" in inspect.signature(sweeper.run).parameters  # today's code

@@ -78,9 +78,6 @@ class ScaleTable:
         """DynamoDB's item size: attribute names plus values (numbers approximated by their digits)."""
         return sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
 
-    def live(self) -> int:
-        return self.items - sum(self.deleted)
-
     def coverage(self) -> int:
         return sum(self.seen)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any, Dict, List
@@ -19,6 +20,7 @@ from bench.common import (
     BenchError,
     Figure,
     figure,
+    load_file,
     log,
     read_json,
     run_child,
@@ -65,17 +67,16 @@ def seed_table(client: Any, items: List[Dict[str, Dict[str, str]]]) -> float:
     return time.perf_counter() - started
 
 
-def position_key() -> str:
-    """The sweeper's reserved scan-position item (contract.POSITION_KEY): not a connection."""
-    import importlib.util
+CONTRACT = ROOT / "function" / "src" / "remediation_disconnect" / "contract.py"
 
-    path = ROOT / "function" / "src" / "remediation_disconnect" / "contract.py"
-    spec = importlib.util.spec_from_file_location("remediation_contract", path)
-    if spec is None or spec.loader is None:
-        raise BenchError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.POSITION_KEY)
+
+@functools.lru_cache(maxsize=None)
+def position_key() -> str:
+    """The sweeper's reserved scan-position item (contract.POSITION_KEY): not a connection.
+
+    Loaded on first use, not at import: a failure is a BenchError inside run.py's entry() (exit 2).
+    """
+    return str(load_file("remediation_contract", CONTRACT).POSITION_KEY)
 
 
 def remaining_items(client: Any) -> int:

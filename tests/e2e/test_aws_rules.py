@@ -22,8 +22,8 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from scripts.iam_lint import lint_policy
-from scripts.offline import Terraform, client, copy_tree, moto_override, stand_in_authorizer
-from tests.support.servers import moto_server
+from scripts.offline import Terraform, client, copy_tree, stand_in_authorizer
+from tests.support.servers import moto_override_with_runtime, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -120,9 +120,7 @@ def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> 
     directory = tree / "examples" / "complete"
     region = REGIONS[0]
     with moto_server(tmp_path / "moto.log") as endpoint:
-        override = moto_override(endpoint, region)
-        override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
-        (directory / "moto_override.tf").write_text(override)
+        (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, region))
         terraform = Terraform(
             directory,
             {
@@ -163,9 +161,7 @@ def test_existing_table_key_is_read_from_the_table(tmp_path: Path) -> None:
     directory = tree / "examples" / "existing-table"
     region = REGIONS[0]
     with moto_server(tmp_path / "moto.log") as endpoint:
-        override = moto_override(endpoint, region)
-        override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
-        (directory / "moto_override.tf").write_text(override)
+        (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, region))
         terraform = Terraform(directory, {"region": region})
         terraform.init()
         try:

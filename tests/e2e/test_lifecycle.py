@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
-import boto3
 import pytest
 import websockets.exceptions
 import websockets.sync.client
@@ -30,19 +29,19 @@ from scripts.lambda_rie import LambdaRuntime, RuntimeSetupError
 from scripts.live_stack import Refused, Stack, cut, live_stack
 from scripts.offline import (
     PACKAGE_ZIPS,
+    REGION,
     ROOT,
     Terraform,
     client,
     copy_tree,
     deployed_function,
     drain_queue,
-    moto_override,
     scan_table,
     stand_in_authorizer,
 )
 from scripts.ws_events import Routes
 from scripts.ws_gateway import Gateway
-from tests.support.servers import free_port, moto_server
+from tests.support.servers import free_port, moto_override_with_runtime, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +49,6 @@ if shutil.which("terraform") is None:
     pytest.skip("terraform is not on PATH: run through `make e2e` (it installs the toolchain)", allow_module_level=True)
 
 ACCOUNT = "123456789012"
-REGION = "us-east-1"
 
 
 def resources_left(endpoint: str, prefix: str) -> List[str]:
@@ -352,13 +350,7 @@ def test_reconnect_before_the_late_disconnect_keeps_the_agent_online(local_stack
 
 def test_connections_api_get_post_delete_and_gone(live: Stack) -> None:
     ws, cid = _open(live, clientType="dashboard")
-    api = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=live.gateway.connections_api.endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    api = client("apigatewaymanagementapi", live.gateway.connections_api.endpoint, REGION)
     described = api.get_connection(ConnectionId=cid)
     assert described["Identity"]["SourceIp"] == "127.0.0.1"
     api.post_to_connection(ConnectionId=cid, Data=b'{"command":"remediate"}')
@@ -580,9 +572,7 @@ def _lifecycle(example: str, workdir: Path, ready: threading.Barrier) -> Dict[st
     tree = copy_tree(workdir)
     directory = tree / "examples" / example
     with moto_server(workdir / "moto.log") as endpoint:
-        override = moto_override(endpoint, REGION)
-        override += '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
-        (directory / "moto_override.tf").write_text(override)
+        (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, REGION))
         variables = {"region": REGION}
         if example == "complete":
             # examples/complete puts $connect behind the caller's REQUEST authorizer function.

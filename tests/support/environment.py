@@ -1,14 +1,15 @@
 """The process environment the function sees in tests: region, fake credentials, variables to clear.
 
-Changes when the function reads a new environment variable (config.load()) or botocore gains one that
-could redirect or reconfigure it.
+Changes when the function reads a new environment variable (config.load(), connect.load_settings()) or
+botocore gains one that could redirect or reconfigure it.
 """
 
 from __future__ import annotations
 
 REGION = "eu-west-1"
 
-# Every variable config.load() reads, plus what would redirect or reconfigure botocore.
+# Every variable config.load() and connect.load_settings() read, plus what would redirect or reconfigure
+# botocore.
 CONFIG_VARIABLES = (
     "CONNECTIONS_TABLE",
     "TTL_ATTRIBUTE",
@@ -24,6 +25,9 @@ CONFIG_VARIABLES = (
     "SWEEP_PROBE_CONCURRENCY",
     "SWEEP_MAX_ITEMS",
     "SWEEP_SCAN_SEGMENTS",
+    "CONNECT_CLIENT_TYPE_KEY",
+    "CONNECT_AGENT_ID_KEY",
+    "CONNECT_QUERY_STRING_IDENTITY",
 )
 AWS_VARIABLES_TO_CLEAR = (
     "AWS_ENDPOINT_URL",

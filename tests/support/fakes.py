@@ -41,6 +41,7 @@ class WrappedDynamoDB:
     batch_write_item leaves the ids in `stuck` unprocessed (really not deleted) on its first
     `stuck_times` calls (every call when None); `before_conditional_delete(key_id)` runs just before a
     conditional DeleteItem reaches the table (to change the item between the sweeper's scan and delete).
+    Scan, Query and the sweeper's position item (GetItem / PutItem) pass through unchanged.
     """
 
     def __init__(
@@ -81,3 +82,9 @@ class WrappedDynamoDB:
 
     def query(self, **kwargs: Any) -> Dict[str, Any]:
         return cast(Dict[str, Any], self.client.query(**kwargs))
+
+    def get_item(self, **kwargs: Any) -> Dict[str, Any]:
+        return cast(Dict[str, Any], self.client.get_item(**kwargs))
+
+    def put_item(self, **kwargs: Any) -> Dict[str, Any]:
+        return cast(Dict[str, Any], self.client.put_item(**kwargs))

@@ -12,7 +12,6 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import HTTPHeaders
 from moto.core.models import botocore_stubber
-from remediation_disconnect import handlers
 
 from tests.support.environment import REGION
 
@@ -103,8 +102,3 @@ def count_calls(client: Any) -> List[str]:
 
     cast(BaseClient, client).meta.events.register("before-call", before_call)
     return calls
-
-
-def runtime_dynamodb(rt: Optional[handlers.Runtime] = None) -> Any:
-    """The Runtime's own DynamoDB client (typed as the store's protocol in the package)."""
-    return (rt or handlers.runtime()).dynamodb

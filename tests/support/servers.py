@@ -1,6 +1,7 @@
 """Local servers for tests, the demo and benchmarks: a moto server and scripted @connections.
 
 Both bind 127.0.0.1 on a free port and are stopped by the pid/handle that started them.
+`moto_override_with_runtime` points an example at a moto server.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Set
 
+from scripts.offline import moto_override
 from scripts.ws_connections_api import ConnectionsApi, iso
 
 
@@ -72,6 +73,11 @@ def moto_server(log_path: Optional[Path] = None) -> Iterator[str]:
             log.close()  # type: ignore[union-attr]
 
 
+def moto_override_with_runtime(endpoint: str, region: str) -> str:
+    """moto_override() plus the runtime label hashicorp/aws 3.39 accepts, for examples that call the module."""
+    return moto_override(endpoint, region) + '\nmodule "remediation_disconnect" {\n  runtime = "python3.8"\n}\n'
+
+
 class FakeConnections:
     """Scripted connections for the @connections API of the local gateway (scripts/ws_connections_api.py).
 
@@ -82,7 +88,6 @@ class FakeConnections:
     def __init__(self) -> None:
         self.gone: Set[str] = set()
         self.throttled: Set[str] = set()
-        self.lock = threading.Lock()
         self.api: Optional[ConnectionsApi] = None
 
     @property

@@ -11,16 +11,9 @@ from remediation_disconnect.config import ConfigError
 
 from tests.support.events import CONNECTION_ID, FakeContext, disconnect_event
 from tests.support.logs import LogReader
-from tests.support.resources import INDEX, Table
+from tests.support.resources import Table
 
 CONNECTED_AT = 1_795_000_000_123  # epoch ms, as API Gateway sends requestContext.connectedAt
-CONNECT_VARIABLES = ("CONNECT_CLIENT_TYPE_KEY", "CONNECT_AGENT_ID_KEY", "CONNECT_QUERY_STRING_IDENTITY")
-
-
-@pytest.fixture(autouse=True)
-def clean_connect_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CONNECT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
 
 
 def connect_event(
@@ -222,12 +215,8 @@ def test_bad_configuration_names_the_variable(
     assert table.items() == {}
 
 
-def test_what_connect_writes_disconnect_reads_as_an_agent(
-    aws: None, monkeypatch: pytest.MonkeyPatch, logs: LogReader
-) -> None:
+def test_what_connect_writes_disconnect_reads_as_an_agent(agent_table: Table, logs: LogReader) -> None:
     """One contract: the item from $connect makes $disconnect announce the agent offline."""
-    monkeypatch.setenv("AGENT_INDEX_NAME", INDEX)
-    table = Table(with_index=True)
     assert (
         handlers.connect(connect_event(authorizer={"clientType": "agent", "agentId": "agent-07"}))["statusCode"] == 200
     )
@@ -240,7 +229,7 @@ def test_what_connect_writes_disconnect_reads_as_an_agent(
         "expiresAt": contract.expires_at(CONNECTED_AT, 300),
     }
     assert removed["agentOffline"] is True
-    assert table.items() == {}
+    assert agent_table.items() == {}
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Page, Prober, Swe
 from remediation_disconnect.telemetry import Telemetry
 
 from tests.support.events import FakeContext, now_ms, scheduled_event
-from tests.support.fakes import WrappedDynamoDB as ScriptedDynamoDB
+from tests.support.fakes import WrappedDynamoDB
 from tests.support.logs import LogReader, emf_dimension_names, emf_metrics, parse_log_lines
 from tests.support.resources import MAX_AGE_SECONDS, TABLE, EventsSink, Table, aws_client, item, live_item
 from tests.support.servers import FakeConnections, fake_connections_endpoint
@@ -31,18 +31,6 @@ def expired_by_ttl(connection_id: str, **kwargs: Any) -> Dict[str, Dict[str, str
 
 def expired_by_age(connection_id: str, **kwargs: Any) -> Dict[str, Dict[str, str]]:
     return item(connection_id, connected_at=now_ms() - (MAX_AGE_SECONDS + 120) * 1000, **kwargs)
-
-
-class WrappedDynamoDB(ScriptedDynamoDB):
-    """The scripted client of tests.support.fakes, plus the position item's GetItem / PutItem."""
-
-    def get_item(self, **kwargs: Any) -> Dict[str, Any]:
-        result: Dict[str, Any] = self.client.get_item(**kwargs)
-        return result
-
-    def put_item(self, **kwargs: Any) -> Dict[str, Any]:
-        result: Dict[str, Any] = self.client.put_item(**kwargs)
-        return result
 
 
 def ids_of(table: Table) -> Set[str]:
@@ -560,6 +548,10 @@ def direct_sweeper(table: Table, page_size: int, **env: str) -> Tuple[Sweeper, i
     return sweeper, buffer
 
 
+def active_lines(buffer: io.StringIO) -> List[Dict[str, Any]]:
+    return [line for line in parse_log_lines(buffer.getvalue()) if line["message"] == "active connections"]
+
+
 def test_item_budget_stops_the_run_between_pages(table: Table) -> None:
     table.put_many(expired_by_ttl(f"expired-{n:02d}", client_type="dashboard") for n in range(40))
     sweeper, buffer = direct_sweeper(table, page_size=5, SWEEP_MAX_ITEMS="10")
@@ -588,7 +580,7 @@ def test_time_budget_stops_the_run_between_pages(table: Table) -> None:
     assert (report["stoppedBy"], report["complete"]) == ("time budget", False)
     assert report["examined"] == 5
     assert len(ids_of(table)) == 35
-    assert not [line for line in parse_log_lines(buffer.getvalue()) if line["message"] == "active connections"]
+    assert not active_lines(buffer)
 
 
 def test_time_budget_through_the_handler_uses_the_lambda_context(
@@ -615,7 +607,7 @@ def test_a_run_that_fits_its_budget_reports_active_connections(table: Table) -> 
     report = sweeper.run(now_ms() / 1000, lambda: 600_000).as_dict()
 
     assert (report["complete"], report["stoppedBy"], report["examined"]) == (True, None, 12)
-    lines = [line for line in parse_log_lines(buffer.getvalue()) if line["message"] == "active connections"]
+    lines = active_lines(buffer)
     assert {line["ClientType"]: line["ActiveConnections"] for line in lines} == {"agent": 12, "dashboard": 0}
 
 
@@ -679,10 +671,6 @@ def run_pass(sweeper: Sweeper, limit: int) -> List[SweepReport]:
         if reports[-1].complete:
             return reports
     raise AssertionError(f"no pass completed in {limit} runs: {[r.as_dict()['pass'] for r in reports]}")
-
-
-def active_lines(buffer: io.StringIO) -> List[Dict[str, Any]]:
-    return [line for line in parse_log_lines(buffer.getvalue()) if line["message"] == "active connections"]
 
 
 def test_a_table_far_larger_than_the_budget_is_covered_in_ceil_items_over_budget_runs(table: Table) -> None:

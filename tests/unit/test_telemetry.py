@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from remediation_disconnect.telemetry import MetricGroup, Telemetry
 
+from tests.support.emf import encoded
 from tests.support.events import now_ms
 from tests.support.logs import assert_valid_emf, emf_metrics, parse_log_lines
 
@@ -155,11 +156,6 @@ def test_returned_line_is_the_written_line() -> None:
     assert json.loads(line)["errorCode"] == "X"
 
 
-def _whole_document_encoding(line: str) -> str:
-    """What json.dumps writes for the document the line holds: the spliced-in directives change nothing."""
-    return json.dumps(json.loads(line), separators=(",", ":"), default=str)
-
-
 def test_metric_lines_are_byte_for_byte_the_encoded_document() -> None:
     buffer = io.StringIO()
     telemetry = Telemetry("Remediation/Test", stream=buffer, function="fn")
@@ -175,8 +171,9 @@ def test_metric_lines_are_byte_for_byte_the_encoded_document() -> None:
     first = telemetry.log("INFO", "connection removed", fields, groups)
     second = telemetry.log("INFO", "connection removed", fields, groups)  # directives from the cache
 
-    assert first == _whole_document_encoding(first)
-    assert second == _whole_document_encoding(second)
+    # What json.dumps writes for the document each line holds: the spliced-in directives change nothing.
+    assert first == encoded(json.loads(first))
+    assert second == encoded(json.loads(second))
     document = json.loads(first)
     assert list(document)[-1] == "_aws"
     assert (document["ClientType"], document["Reason"], document["function"]) == ("agent", "disconnect", "fn")
