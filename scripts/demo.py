@@ -24,9 +24,10 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts import standin_tree
 from scripts.lambda_rie import Invocation
 from scripts.live_stack import Refused, Stack, cut, live_stack
-from scripts.offline import ROOT, Terraform, drain_queue, scan_table
+from scripts.offline import Terraform, copy_tree, drain_queue, scan_table
 from tests.support.servers import free_port, moto_server
 
 WIDTH = 100
@@ -64,9 +65,12 @@ def show_invocation(route: str, cid: str, invocation: Invocation, extra: str = "
 
 def main() -> int:
     started = time.monotonic()
-    workdir = ROOT / "examples" / "local"
     with tempfile.TemporaryDirectory() as tmp, moto_server(Path(tmp) / "moto.log") as endpoint:
-        banner(f"1. moto server on {endpoint}: terraform apply examples/local")
+        banner(f"1. moto server on {endpoint}: terraform apply examples/local (in the stand-in tree)")
+        # A copy of the tree as hashicorp/aws 3.39.0 can run it (scripts/standin_tree.py says what it swaps).
+        workdir = copy_tree(Path(tmp) / "tree") / "examples" / "local"
+        for line in standin_tree.describe():
+            print(f"  stand-in: {line}")
         port = free_port()
         terraform = Terraform(
             workdir, {"aws_endpoint": endpoint, "connections_endpoint": f"http://127.0.0.1:{port}/live"}, echo=True
