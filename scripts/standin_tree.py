@@ -38,7 +38,12 @@ SHARED = ROOT / ".tools" / "standin-tree"
 STANDIN_DIR = "standin"
 
 # Module file (relative to the root) -> the stand-in file that replaces it, and why.
-SWAPS: Dict[str, Tuple[str, str]] = {}
+SWAPS: Dict[str, Tuple[str, str]] = {
+    "eventbus_policy.tf": (
+        f"{STANDIN_DIR}/eventbus_policy.tf",
+        "hashicorp/aws 3.39.0 has no aws_cloudwatch_event_bus_policy (added in 3.47.0)",
+    ),
+}
 
 SUBDIRS: Tuple[str, ...] = ("modules", "function", "examples", "tests")
 # Never copied: Terraform's working state, Python's caches, and what the e2e tests write into copies.
