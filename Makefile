@@ -99,11 +99,12 @@ python-lint:
 package-check: ## Fail if the committed zip is not a byte-identical rebuild of function/src
 	$(PYTHON) function/build.py --check
 
-tf-test: ## terraform test (mock provider) for the module and its submodule; parliament on every policy rendered
+tf-test: ## terraform test (mock provider) for the module and its submodule; parliament on every policy rendered; every validation rule proven
 	@tree=$$($(STANDIN_TREE)); \
 	terraform -chdir=$$tree/modules/lambda-function init -backend=false -input=false -no-color >/dev/null; \
 	terraform -chdir=$$tree/modules/lambda-function test -no-color
 	$(PY) scripts/iam_lint.py
+	$(PY) -m pytest tests/validation -q
 
 iam-lint: ## the root module's terraform tests and parliament on every IAM policy they render (as in tf-test)
 	$(PY) scripts/iam_lint.py
