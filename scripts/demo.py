@@ -176,17 +176,15 @@ def run_story(stack: Stack, endpoint: str) -> None:
     print(f"  the runtime's own line: {sweep.report_line.strip()}")
     show_table("Connections table after the sweep", scan_table(out["table_name"], endpoint))
 
-    banner("6. Agent-offline events on EventBridge (routed to the demo's SQS queue)")
-    delivered = drain_queue(out["agent_offline_queue_url"], endpoint)
-    offline_event = out["offline_event"]
-    print(
-        f"  {len(delivered)} event(s): source {offline_event['source']!r}, detail-type {offline_event['detail_type']!r}"
-    )
+    banner("6. Agent events on the module's EventBridge bus (routed to the demo's SQS queue)")
+    delivered = drain_queue(out["agent_events_queue_url"], endpoint)
+    agent_events = out["agent_events"]
+    print(f"  {len(delivered)} event(s): source {agent_events['source']!r}, bus {agent_events['event_bus_name']!r}")
     for event in sorted(delivered, key=lambda e: e["detail"]["agentId"]):
         detail = event["detail"]
         print(
-            f"  {detail['agentId']:<9} reason {detail['reason']:<10} abnormal {detail['abnormal']!s:<5}"
-            f" closeCode {detail['disconnectStatusCode']}  duration {detail['durationSeconds']}"
+            f"  {detail['agentId']:<9} {event['detail-type']:<26} reason {detail['reason']:<17}"
+            f" abnormal {detail.get('abnormal')!s:<5} closeCode {detail.get('disconnectStatusCode')}"
         )
     print("\n  agent-07 has no event: it reconnected. agent-55 and the Dashboard are still connected.")
 

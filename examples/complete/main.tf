@@ -163,14 +163,16 @@ resource "aws_iam_role" "client" {
   name = each.value
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "TrustedClients"
-      Effect    = "Allow"
-      Principal = { AWS = length(var.trusted_principal_arns) > 0 ? var.trusted_principal_arns : [local.account_root] }
-      Action    = "sts:AssumeRole"
+    Statement = [merge(
+      {
+        Sid       = "TrustedClients"
+        Effect    = "Allow"
+        Principal = { AWS = length(var.trusted_principal_arns) > 0 ? var.trusted_principal_arns : [local.account_root] }
+        Action    = "sts:AssumeRole"
+      },
       # Session names become agent ids: require a well-formed one.
-      Condition = each.key == "agent" ? { StringLike = { "sts:RoleSessionName" = "agent-*" } } : null
-    }]
+      each.key == "agent" ? { Condition = { StringLike = { "sts:RoleSessionName" = "agent-*" } } } : {},
+    )]
   })
 }
 
