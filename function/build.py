@@ -37,7 +37,7 @@ from typing import Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 DIST = HERE / "dist"
-PACKAGE = "remediation_disconnect"
+PACKAGE = "remediation_registry"
 # Modules only one function imports, by function; every other module goes into every zip.
 ONLY = {"connect": ("connect.py",), "disconnect": (), "sweeper": ("sweeper.py",)}
 FUNCTIONS = tuple(sorted(ONLY))

@@ -38,7 +38,7 @@ def banner(text: str) -> None:
 
 
 def show_table(title: str, items: List[Dict[str, Any]]) -> None:
-    # The sweeper's saved scan position (remediation_disconnect.contract.POSITION_KEY) is not a connection.
+    # The sweeper's saved scan position (remediation_registry.contract.POSITION_KEY) is not a connection.
     items = [item for item in items if item["connectionId"] != "~remediation-sweeper/scan-position"]
     print(f"\n  {title} ({len(items)} item(s))")
     columns = "    {:<18} {:<24} {:<10} {:<9} {:>16} {:>13}"

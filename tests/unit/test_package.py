@@ -53,7 +53,7 @@ def test_stripping_removes_only_prose_and_keeps_every_line_in_place(path: Path) 
             assert before.startswith(after.rstrip()), f"{path.name}:{number} changed code: {after!r}"
 
 
-ONLY_IN = {"remediation_disconnect/connect.py": "connect", "remediation_disconnect/sweeper.py": "sweeper"}
+ONLY_IN = {"remediation_registry/connect.py": "connect", "remediation_registry/sweeper.py": "sweeper"}
 
 
 @pytest.mark.parametrize("function", ["connect", "disconnect", "sweeper"])
@@ -81,12 +81,12 @@ def test_each_zip_imports_everything_its_function_runs_and_nothing_of_the_others
     code = (
         "import importlib, sys\n"
         f"sys.path[:] = [{str(package)!r}] + [p for p in sys.path if 'function/src' not in p]\n"
-        "import remediation_disconnect.lambda_entry\n"
-        f"assert remediation_disconnect.__file__.startswith({str(package)!r}), remediation_disconnect.__file__\n"
-        f"for module in {LAZY[function]!r}: importlib.import_module('remediation_disconnect.' + module)\n"
+        "import remediation_registry.lambda_entry\n"
+        f"assert remediation_registry.__file__.startswith({str(package)!r}), remediation_registry.__file__\n"
+        f"for module in {LAZY[function]!r}: importlib.import_module('remediation_registry.' + module)\n"
         f"for module in {others!r}:\n"
         "    try:\n"
-        "        importlib.import_module('remediation_disconnect.' + module)\n"
+        "        importlib.import_module('remediation_registry.' + module)\n"
         "    except ModuleNotFoundError:\n"
         "        continue\n"
         "    sys.exit(module + ' should not be in the zip')\n"
