@@ -65,10 +65,11 @@ def ours(zip_path: str, entry: bool = True) -> Dict[str, Any]:
         from remediation_registry import handlers
 
         sweep = handlers.sweep
+    from remediation_registry import runtime as container
 
     # Emulator accommodation, nothing else changes: moto walks the whole table for each Scan page and
     # needs ~3 s for a 1 MB page of 50,000 items, where DynamoDB answers well inside the function's 2 s.
-    handlers.DYNAMODB_CONFIG = handlers.DYNAMODB_CONFIG.merge(Config(read_timeout=60))
+    container.DYNAMODB_CONFIG = container.DYNAMODB_CONFIG.merge(Config(read_timeout=60))
     runtime = handlers.runtime()
     client: Any = runtime.dynamodb
     scan, batch = Timer(client.scan), Timer(client.batch_write_item)

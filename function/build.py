@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Build one zip per function under function/dist from function/src, byte for byte reproducibly.
 
-Each function ships only the modules it can import: disconnect.zip holds the modules every function
-shares; connect.zip adds connect.py, sweeper.zip adds sweeper.py (the handlers import those two lazily,
-inside the only functions that use them). A smaller package is less to download and unpack per cold
+Each function ships only the modules it can import: the modules every function shares, plus its own
+route's (disconnect.py, connect.py, sweeper.py: the handlers import each lazily, inside the only
+function that uses it). A smaller package is less to download and unpack per cold
 start, and `$disconnect`'s stays under 16 KiB (BENCHMARKS.md).
 
 An archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
@@ -39,7 +39,7 @@ SRC = HERE / "src"
 DIST = HERE / "dist"
 PACKAGE = "remediation_registry"
 # Modules only one function imports, by function; every other module goes into every zip.
-ONLY = {"connect": ("connect.py",), "disconnect": (), "sweeper": ("sweeper.py",)}
+ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("sweeper.py",)}
 FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--

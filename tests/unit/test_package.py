@@ -53,7 +53,11 @@ def test_stripping_removes_only_prose_and_keeps_every_line_in_place(path: Path) 
             assert before.startswith(after.rstrip()), f"{path.name}:{number} changed code: {after!r}"
 
 
-ONLY_IN = {"remediation_registry/connect.py": "connect", "remediation_registry/sweeper.py": "sweeper"}
+ONLY_IN = {
+    "remediation_registry/connect.py": "connect",
+    "remediation_registry/disconnect.py": "disconnect",
+    "remediation_registry/sweeper.py": "sweeper",
+}
 
 
 @pytest.mark.parametrize("function", ["connect", "disconnect", "sweeper"])
@@ -68,9 +72,9 @@ def test_each_committed_zip_holds_exactly_its_functions_stripped_sources(functio
             assert (info.date_time, info.external_attr >> 16) == ((1980, 1, 1, 0, 0, 0), 0o100644)
 
 
-# What each function imports lazily, beyond lambda_entry's module-level imports: connect.py, sweeper.py,
-# and agents.py (the $disconnect handler with agent tracking on; the sweeper imports it at module level).
-LAZY = {"connect": ["connect"], "disconnect": ["agents"], "sweeper": ["sweeper", "agents"]}
+# What each function imports lazily, beyond lambda_entry's module-level imports: its route's module, and
+# agents.py (the $disconnect handler with agent tracking on; the sweeper imports it at module level).
+LAZY = {"connect": ["connect"], "disconnect": ["disconnect", "agents"], "sweeper": ["sweeper", "agents"]}
 
 
 @pytest.mark.parametrize("function", ["connect", "disconnect", "sweeper"])
@@ -93,3 +97,27 @@ def test_each_zip_imports_everything_its_function_runs_and_nothing_of_the_others
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr or proc.stdout
+
+
+def imported_modules(path: Path) -> List[str]:
+    """Absolute names of every module (or module attribute) a source imports, at any depth of its code."""
+    package = list(path.relative_to(SRC).with_suffix("").parts[:-1])
+    names: List[str] = []
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names += [module] + [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_only_lambda_entry_imports_the_dispatcher() -> None:
+    """handlers imports the route modules; a module importing handlers back would close an import circle."""
+    importers = [
+        path.relative_to(SRC).as_posix()
+        for path in SOURCES
+        if "remediation_registry.handlers" in imported_modules(path) and path.name != "handlers.py"
+    ]
+    assert importers == ["remediation_registry/lambda_entry.py"]

@@ -56,7 +56,7 @@ from .telemetry import MetricGroup, Telemetry
 if TYPE_CHECKING:
     from botocore.session import Session
 
-    from .handlers import Runtime
+    from .runtime import Runtime
 
 ALIVE, GONE, ERROR = "alive", "gone", "error"
 MIN_RESERVE_MS = 3000
