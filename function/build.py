@@ -3,8 +3,9 @@
 
 Each function ships only the modules it can import: the modules every function shares, plus its own
 route's (disconnect.py, connect.py, sweeper.py: the handlers import each lazily, inside the only
-function that uses it). A smaller package is less to download and unpack per cold
-start, and `$disconnect`'s stays under 16 KiB (BENCHMARKS.md).
+function that uses it) and what only that route needs (management.py, the @connections client). A
+smaller package is less to download and unpack per cold start, and `$disconnect`'s stays under 16 KiB
+(BENCHMARKS.md).
 
 An archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
 (1980-01-01), fixed mode 0644, fixed "made by" system, no directory entries, no __pycache__, no extra
@@ -39,7 +40,7 @@ SRC = HERE / "src"
 DIST = HERE / "dist"
 PACKAGE = "remediation_registry"
 # Modules only one function imports, by function; every other module goes into every zip.
-ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("sweeper.py",)}
+ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("management.py", "sweeper.py")}
 FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--

@@ -56,6 +56,7 @@ def test_stripping_removes_only_prose_and_keeps_every_line_in_place(path: Path) 
 ONLY_IN = {
     "remediation_registry/connect.py": "connect",
     "remediation_registry/disconnect.py": "disconnect",
+    "remediation_registry/management.py": "sweeper",
     "remediation_registry/sweeper.py": "sweeper",
 }
 
@@ -74,7 +75,7 @@ def test_each_committed_zip_holds_exactly_its_functions_stripped_sources(functio
 
 # What each function imports lazily, beyond lambda_entry's module-level imports: its route's module, and
 # agents.py (the $disconnect handler with agent tracking on; the sweeper imports it at module level).
-LAZY = {"connect": ["connect"], "disconnect": ["disconnect", "agents"], "sweeper": ["sweeper", "agents"]}
+LAZY = {"connect": ["connect"], "disconnect": ["disconnect", "agents"], "sweeper": ["sweeper", "management", "agents"]}
 
 
 @pytest.mark.parametrize("function", ["connect", "disconnect", "sweeper"])

@@ -12,8 +12,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from remediation_registry import config, handlers
 from remediation_registry.contract import POSITION_KEY
+from remediation_registry.management import ALIVE, ERROR, GONE, Prober
 from remediation_registry.store import ConnectionStore
-from remediation_registry.sweeper import ALIVE, ERROR, GONE, Page, Prober, Sweeper, SweepReport, SweepStore
+from remediation_registry.sweeper import Page, Sweeper, SweepReport, SweepStore
 from remediation_registry.telemetry import Telemetry
 
 from tests.support.events import FakeContext, now_ms, scheduled_event

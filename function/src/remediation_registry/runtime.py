@@ -18,7 +18,7 @@ from .telemetry import Telemetry
 
 if TYPE_CHECKING:
     from .agents import OfflinePublisher
-    from .sweeper import Prober
+    from .management import Prober
 
 # One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
 # early when the client-side retry quota is drained. total_max_attempts counts the first attempt
@@ -59,7 +59,7 @@ class Runtime:
         if self.settings.probe_endpoint and self._prober is None:
             # Imported here: the @connections client (concurrent.futures, ...) stays off the cold-start
             # path of the $disconnect handler, which never probes.
-            from .sweeper import new_prober  # noqa: PLC0415
+            from .management import new_prober  # noqa: PLC0415
 
             self._prober = new_prober(self._session, self.settings.probe_endpoint, self.settings.probe_concurrency)
         return self._prober

@@ -36,7 +36,6 @@ from typing import (
     cast,
 )
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .agents import OfflineNotice, OfflinePublisher, has_live_connection
@@ -50,15 +49,13 @@ from .contract import (
     MAX_CONNECTION_SECONDS,
     POSITION_KEY,
 )
+from .management import ERROR, GONE, Prober
 from .store import Connection, ConnectionStore, for_log
 from .telemetry import MetricGroup, Telemetry
 
 if TYPE_CHECKING:
-    from botocore.session import Session
-
     from .runtime import Runtime
 
-ALIVE, GONE, ERROR = "alive", "gone", "error"
 MIN_RESERVE_MS = 3000
 MAX_SCAN_THREADS = 16  # segments scanned at once in one run
 
@@ -173,38 +170,6 @@ class SweepStore(ConnectionStore):
             kwargs["ExclusiveStartKey"] = last_key
 
 
-class ManagementClient(Protocol):
-    exceptions: Any
-
-    def get_connection(self, **kwargs: Any) -> Dict[str, Any]: ...
-
-
-class Prober:
-    """GetConnection on the API's @connections endpoint, a few at a time."""
-
-    def __init__(self, client: ManagementClient, concurrency: int) -> None:
-        self.client = client
-        self.concurrency = concurrency
-
-    def probe(self, connection_id: str) -> Tuple[str, Optional[str]]:
-        try:
-            self.client.get_connection(ConnectionId=connection_id)
-            return ALIVE, None
-        # GoneException is a modeled error and so a ClientError subclass: it must be caught first.
-        except self.client.exceptions.GoneException:
-            return GONE, None
-        except ClientError as exc:
-            return ERROR, str(exc.response.get("Error", {}).get("Code") or "ClientError")
-        except BotoCoreError as exc:
-            return ERROR, type(exc).__name__
-
-    def probe_all(self, connection_ids: List[str]) -> List[Tuple[str, Optional[str]]]:
-        if len(connection_ids) <= 1 or self.concurrency == 1:
-            return [self.probe(cid) for cid in connection_ids]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(connection_ids))) as pool:
-            return list(pool.map(self.probe, connection_ids))
-
-
 # ---- The scan position ---------------------------------------------------------------------------
 # The sweeper's scan position, kept between runs in one reserved item of the connections table.
 #
@@ -221,19 +186,6 @@ class Prober:
 # starts a new pass: the worst a lost position costs is re-reading what the current pass already read.
 
 FORMAT = 1
-
-
-# The prober's client (created on the sweeper's first run only): as the other clients, bounded attempts;
-# a pool as large as the highest probe_concurrency.
-PROBE_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}, max_pool_connections=64
-)
-
-
-def new_prober(session: Session, endpoint: str, concurrency: int) -> Prober:
-    """The Prober of Runtime.prober, on its own API Gateway Management API client."""
-    client = session.create_client("apigatewaymanagementapi", endpoint_url=endpoint, config=PROBE_CONFIG)
-    return Prober(cast(ManagementClient, client), concurrency)
 
 
 class PositionClient(Protocol):
