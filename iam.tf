@@ -56,7 +56,7 @@ locals {
       resources  = [local.table_arn]
       conditions = []
       }, {
-      # The scan position (function/src/remediation_registry/sweeper.py): one reserved item, read and
+      # The scan position (function/src/remediation_registry/sweep/position.py): one reserved item, read and
       # written conditionally; LeadingKeys keeps these two actions off every connection item.
       sid       = "KeepScanPosition"
       actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]

@@ -29,7 +29,7 @@ from bench.costs import SWEEP_BUDGET_ITEMS
 from bench.scale_table import STALE_AT, STALE_EVERY, InProcessClient, ScaleTable
 
 # The sweeper's module by package: ours, and today's (the issue commit's zip, from before the rename).
-SWEEPER = {"remediation_registry": "sweeper", "remediation_disconnect": "sweeper"}
+SWEEPER = {"remediation_registry": "sweep.run", "remediation_disconnect": "sweeper"}
 
 
 def main(argv: List[str]) -> int:

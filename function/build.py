@@ -2,8 +2,8 @@
 """Build one zip per function under function/dist from function/src, byte for byte reproducibly.
 
 Each function ships only the modules it can import: the modules every function shares, plus its own
-route's (disconnect.py, connect.py, sweeper.py: the handlers import each lazily, inside the only
-function that uses it) and what only that route needs (management.py, the @connections client). A
+route's (disconnect.py, connect.py, the sweep/ subpackage: the handlers import each lazily, inside the
+only function that uses it) and what only that route needs (management.py, the @connections client). A
 smaller package is less to download and unpack per cold start, and `$disconnect`'s stays under 16 KiB
 (BENCHMARKS.md).
 
@@ -39,8 +39,9 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 DIST = HERE / "dist"
 PACKAGE = "remediation_registry"
-# Modules only one function imports, by function; every other module goes into every zip.
-ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("management.py", "sweeper.py")}
+# Modules only one function imports, by function (a name ending in "/" is a subpackage, all of it);
+# every other module goes into every zip.
+ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("management.py", "sweep/")}
 FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
@@ -54,8 +55,13 @@ def source_files() -> List[Tuple[str, Path]]:
 
 def function_files(files: List[Tuple[str, Path]], function: str) -> List[Tuple[str, Path]]:
     """The sources of one function's zip: all of them but the modules only another function imports."""
-    others = {f"{PACKAGE}/{module}" for name, modules in ONLY.items() if name != function for module in modules}
-    return [(name, path) for name, path in files if name not in others]
+    others = [f"{PACKAGE}/{module}" for name, modules in ONLY.items() if name != function for module in modules]
+    return [(name, path) for name, path in files if not any(only_in(name, other) for other in others)]
+
+
+def only_in(name: str, listed: str) -> bool:
+    """Whether archive name `name` is the module `listed` names, or lies in the subpackage it names."""
+    return name.startswith(listed) if listed.endswith("/") else name == listed
 
 
 def zip_name(function: str) -> str:

@@ -127,7 +127,7 @@ run "sweeper_on_a_schedule" {
 
   assert {
     condition     = module.sweeper_function[0].configuration.source_code_hash == filebase64sha256("function/dist/sweeper.zip")
-    error_message = "The sweeper deploys its own zip (with sweeper.py, which the other functions do not ship)."
+    error_message = "The sweeper deploys its own zip (with the sweep subpackage and management.py, which the other functions do not ship)."
   }
 
   assert {

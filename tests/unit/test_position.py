@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from remediation_registry.contract import POSITION_KEY
-from remediation_registry.sweeper import PassState, PositionStore
+from remediation_registry.sweep.position import PassState, PositionStore
 
 from tests.support.resources import Table
 

@@ -14,7 +14,7 @@ from remediation_registry.store import (
     _attributes_unparsed,
     keep_attributes_unparsed,
 )
-from remediation_registry.sweeper import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
+from remediation_registry.sweep.store import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
 
 from tests.support.events import now_ms
 from tests.support.fakes import WrappedDynamoDB

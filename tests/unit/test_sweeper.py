@@ -14,7 +14,9 @@ from remediation_registry import config, handlers
 from remediation_registry.contract import POSITION_KEY
 from remediation_registry.management import ALIVE, ERROR, GONE, Prober
 from remediation_registry.store import ConnectionStore
-from remediation_registry.sweeper import Page, Sweeper, SweepReport, SweepStore
+from remediation_registry.sweep.report import SweepReport
+from remediation_registry.sweep.run import Sweeper
+from remediation_registry.sweep.store import Page, SweepStore
 from remediation_registry.telemetry import Telemetry
 
 from tests.support.events import FakeContext, now_ms, scheduled_event

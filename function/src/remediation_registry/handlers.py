@@ -40,7 +40,7 @@ def disconnect(event: Any, context: Any = None) -> Dict[str, Any]:
 
 def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
     """Scheduled cleanup of connections whose `$disconnect` never arrived."""
-    from .sweeper import handle  # noqa: PLC0415 - the sweeper's modules stay off the $disconnect path
+    from .sweep.run import handle  # noqa: PLC0415 - the sweeper's modules stay off the $disconnect path
 
     return handle(runtime(), context, _request_id(context))
 

@@ -68,9 +68,9 @@ def _entry(handler: Handler, prepare: Optional[Callable[[], object]] = None) -> 
 
 
 def _sweeper_start() -> object:
-    from . import sweeper  # noqa: PLC0415 - the sweeper's modules, imported with the collector still off
+    from .sweep import run  # noqa: PLC0415 - the sweeper's modules, imported with the collector still off
 
-    return sweeper
+    return run
 
 
 connect = _entry(handlers.connect)
