@@ -10,10 +10,14 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import zipfile
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Union
 
 from scripts.offline import client
+from scripts.ws_events import Routes
+from scripts.ws_gateway import Gateway
 
 
 class Answer(NamedTuple):
@@ -95,3 +99,77 @@ def create_stream_table(endpoint: str, name: str, region: str = "us-east-1") -> 
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     return str(dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"])
+
+
+def websocket_api(
+    endpoint: str,
+    name: str,
+    routes: Dict[str, str],
+    connect_authorization: str = "NONE",
+    two_way: Sequence[str] = (),
+    region: str = "us-east-1",
+) -> str:
+    """A WebSocket API in moto; its id. `routes`: route key -> a function name (a Lambda proxy
+    integration; the function is created) or "MOCK" (request template {"statusCode": 200}, as the
+    module's heartbeat route). Routes in `two_way` get a `$default` route response; a MOCK one also an
+    integration response /200/ whose template is {"action":"pong"}."""
+    api = client("apigatewayv2", endpoint, region)
+    api_id = str(
+        api.create_api(Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
+    )
+    for route_key, target in routes.items():
+        if target == "MOCK":
+            integration = api.create_integration(
+                ApiId=api_id,
+                IntegrationType="MOCK",
+                RequestTemplates={"$default": '{"statusCode": 200}'},
+                TemplateSelectionExpression="\\$default",
+            )
+            if route_key in two_way:
+                api.create_integration_response(
+                    ApiId=api_id,
+                    IntegrationId=integration["IntegrationId"],
+                    IntegrationResponseKey="/200/",
+                    ResponseTemplates={"$default": '{"action":"pong"}'},
+                    TemplateSelectionExpression="\\$default",
+                )
+        else:
+            try:
+                arn = create_function(endpoint, target, region)
+            except client("lambda", endpoint, region).exceptions.ResourceConflictException:
+                arn = f"arn:aws:lambda:{region}:123456789012:function:{target}"
+            uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+            integration = api.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri)
+        extra: Dict[str, Any] = {}
+        if route_key == "$connect":
+            extra["AuthorizationType"] = connect_authorization
+        if route_key in two_way:
+            extra["RouteResponseSelectionExpression"] = "$default"
+        route = api.create_route(
+            ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration['IntegrationId']}", **extra
+        )
+        if route_key in two_way:
+            api.create_route_response(ApiId=api_id, RouteId=route["RouteId"], RouteResponseKey="$default")
+    return api_id
+
+
+@contextmanager
+def running_gateway(endpoint: str, api_id: str, invoke: Any, **options: Any) -> Iterator[Gateway]:
+    """The local gateway in front of an API of the moto server."""
+    gateway = Gateway(Routes.load(api_id, endpoint), "live", invoke, **options).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def new_connection(gateway: Gateway, before: Set[str], timeout: float = 10) -> str:
+    """The id of the one connection opened since `before` was taken."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = gateway.live_ids() - before
+        if new:
+            [cid] = new
+            return cid
+        time.sleep(0.01)
+    raise TimeoutError("no new connection")
