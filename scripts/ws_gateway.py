@@ -80,7 +80,7 @@ class Gateway:
         idle_timeout: float = 600,
         max_lifetime: float = 7200,
         connections_port: int = 0,
-        close_timeout: float = 10,
+        close_timeout: float = 10,  # websockets' default; how long API Gateway waits is not documented
         post_is_activity: bool = False,
         repeat_iam_identity: bool = False,
     ) -> None:
@@ -305,7 +305,7 @@ class Gateway:
             await asyncio.sleep(step)
             now = time.monotonic()
             if now - live.last_traffic >= self.idle_timeout or now - live.started >= self.max_lifetime:
-                live.closing = (1001, "Going away")
+                self._close(live, 1001, "Going away")
                 await live.ws.close(1001, "Going away")
                 return
 
@@ -362,9 +362,17 @@ class Gateway:
     def delete(self, connection_id: str) -> bool:
         """DeleteConnection: API Gateway closes the socket and sends `$disconnect` with 1000 "Connection
         Closed Normally" (observed in execution logs; the code the client sees is assumed to be 1000 too)."""
-        live = self._get(connection_id)
-        if live is None:
-            return False
-        live.closing = (1000, "Connection Closed Normally")
+        with self._lock:
+            live = self._live.get(connection_id)
+            if live is None or live.closing is not None:
+                return False
+        self._close(live, 1000, "Connection Closed Normally")
         asyncio.run_coroutine_threadsafe(live.ws.close(1000), self._loop)
         return True
+
+    def _close(self, live: Live, code: int, reason: str) -> None:
+        """The gateway closes a connection: @connections answers 410 for it from now on, while the close
+        handshake runs (up to close_timeout for a client that does not answer: a silent host)."""
+        live.closing = (code, reason)
+        with self._lock:
+            self._live.pop(live.info.connection_id, None)

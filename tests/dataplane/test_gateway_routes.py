@@ -224,3 +224,25 @@ def test_a_message_over_128_kb_closes_the_connection_with_1009(gateway: Gateway)
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
     assert gateway.wait_closed(cid).event["requestContext"]["disconnectStatusCode"] == 1009
+
+
+def test_deleting_a_silent_host_makes_it_gone_at_once(endpoint: str, api: str, fn: ScriptedFunction) -> None:
+    """What the presence checker does on a heartbeat timeout: DeleteConnection, then the connection is
+    gone for @connections while the close handshake waits for a client that never answers."""
+    with running_gateway(endpoint, api, fn, close_timeout=0.5) as gateway:
+        relay, url = relay_for(gateway.url)
+        ws, cid = open_client(gateway, url)
+        try:
+            relay.silence()
+            api_client = management(gateway)
+            api_client.delete_connection(ConnectionId=cid)
+            with pytest.raises(api_client.exceptions.GoneException):
+                api_client.get_connection(ConnectionId=cid)
+            context = gateway.wait_closed(cid).event["requestContext"]
+            assert (context["disconnectStatusCode"], context["disconnectReason"]) == (
+                1000,
+                "Connection Closed Normally",
+            )
+        finally:
+            relay.abort()
+            ws.close()
