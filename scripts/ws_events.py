@@ -16,6 +16,7 @@ import fnmatch
 import json
 import os
 import time
+import urllib.parse
 import uuid
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
@@ -146,6 +147,14 @@ class ConnectionInfo(NamedTuple):
     query: Dict[str, List[str]]
     authorizer: Optional[Dict[str, Any]]
     identity: Optional[Dict[str, str]] = None  # requestContext.identity of an AWS_IAM-authorized connection
+
+
+def handshake_info(query: str, headers: Dict[str, str], source_ip: str) -> ConnectionInfo:
+    """A new connection: its id and connect time, the handshake's source IP, User-Agent, headers, query."""
+    user_agent = next((value for key, value in headers.items() if key.lower() == "user-agent"), "")
+    return ConnectionInfo(
+        new_connection_id(), now_ms(), source_ip or "127.0.0.1", user_agent, headers, urllib.parse.parse_qs(query), None
+    )
 
 
 def _context(

@@ -14,10 +14,8 @@ API Gateway (facts and their sources: /work/notes/aws-facts.md):
   response's template). Every client message counts as activity: GetConnection's LastActiveAt;
 - closes a connection after `idle_timeout` without a message in either direction and at
   `max_lifetime` (API Gateway: 10 minutes, 2 hours), with 1001 "Going away";
-- on a close, invokes `$disconnect` with disconnectStatusCode / disconnectReason from the client's close
-  frame (1005 "Client-side close frame status not set" without a code), 1006 when the TCP connection was
-  cut, 1001 "Going away" when the gateway closed it, 1000 "Connection Closed Normally" after a
-  DeleteConnection; `$disconnect` can be dropped (API Gateway delivers it best-effort) or held back;
+- on a close, invokes `$disconnect` with the close code and reason (scripts/ws_live.py); it can be
+  dropped (API Gateway delivers it best-effort) or held back;
 - serves `@connections` (scripts/ws_connections_api.py): GetConnection / PostToConnection /
   DeleteConnection, 410 GoneException for an id that is not connected.
 Each invocation goes through `invoke(function_name, event)`: in the demo and e2e, AWS's Lambda runtime
@@ -32,14 +30,14 @@ import json
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from scripts import ws_mock
-from scripts.offline import REGION, now_ms
+from scripts.offline import REGION
 from scripts.ws_connections_api import ConnectionsApi, iso
 from scripts.ws_credentials import CredentialStore
 from scripts.ws_events import (
@@ -48,25 +46,16 @@ from scripts.ws_events import (
     Routes,
     connect_event,
     disconnect_event,
+    handshake_info,
     message_event,
-    new_connection_id,
     run_authorizer,
     status_of,
 )
 from scripts.ws_iam import authorize
-from scripts.ws_live import ConnectionStats, Live, invocation_totals
+from scripts.ws_live import CLOSE_REASONS, ConnectionStats, Live, Record, invocation_totals
 
 Invoke = Callable[[str, Dict[str, Any]], Any]  # returns an object with .payload and .error (lambda_rie.Invocation)
-CLOSE_REASONS = {1005: "Client-side close frame status not set"}  # observed in $disconnect events
-
-
-class Record(NamedTuple):
-    route_key: str
-    connection_id: str
-    status: Optional[int]  # HTTP status derived from the answer; None when the event was not delivered
-    note: str  # "delivered", "dropped", "held", "mock", "refused: <why>"
-    invocation: Any
-    event: Dict[str, Any]
+__all__ = ["Gateway", "Invoke", "Record"]
 
 
 class Gateway:
@@ -192,15 +181,7 @@ class Gateway:
         if parsed.path.rstrip("/") != f"/{self.stage}":
             return ws.respond(403, "Forbidden\n")
         remote = ws.remote_address
-        info = ConnectionInfo(
-            connection_id=new_connection_id(),
-            connected_at_ms=now_ms(),
-            source_ip=str(remote[0]) if remote else "127.0.0.1",
-            user_agent=request.headers.get("User-Agent", ""),
-            headers={key: value for key, value in request.headers.raw_items()},
-            query=urllib.parse.parse_qs(parsed.query),
-            authorizer=None,
-        )
+        info = handshake_info(parsed.query, dict(request.headers.raw_items()), str(remote[0]) if remote else "")
         route = self.routes.routes.get("$connect")
         if route is not None and (route.authorization_type == "AWS_IAM" or route.authorizer_id is not None):
             authorized = await asyncio.to_thread(self._authorize, route, request, info)

@@ -1,4 +1,5 @@
-"""One open connection of the local gateway (scripts/ws_gateway.py): its clocks and its counters.
+"""One open connection of the local gateway (scripts/ws_gateway.py): its clocks and its counters; the
+gateway's records.
 
 - LastActiveAt (what GetConnection returns): the last message the client sent, else the connect time.
   AWS's own chat-app tutorial shows a client message moving it; what else does is not documented
@@ -7,6 +8,11 @@
 - The idle timeout counts from the last message in either direction: "if no message is sent on the
   socket for 10 minutes (direction agnostic) API Gateway will close it" (users' reports, section 3).
   Ping/pong control frames count for neither (API Gateway sends none; pings do not keep a connection).
+- Close codes of `$disconnect` (disconnectStatusCode / disconnectReason): the client's close frame;
+  1005 "Client-side close frame status not set" for a close frame without a code; 1006 when the TCP
+  connection was cut; 1001 "Going away" when the gateway closed it (idle timeout, lifetime limit);
+  1000 "Connection Closed Normally" after a DeleteConnection; 1009 for a message over 128 KB (observed
+  values, /work/notes/aws-facts.md sections 2 and 3).
 - Counters, for cost accounting: messages received from and sent to the client, also in billed units
   (WebSocket messages are "metered in 32 KB increments", API Gateway pricing), and Lambda invocations
   per route key (MOCK routes invoke nothing). They outlive the connection.
@@ -16,11 +22,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from scripts.ws_events import ConnectionInfo
 
 BILLING_UNIT_BYTES = 32 * 1024
+CLOSE_REASONS = {1005: "Client-side close frame status not set"}  # observed in $disconnect events
+
+
+class Record(NamedTuple):
+    """What the gateway did with one event: an invocation, a MOCK answer, a refusal, a dropped `$disconnect`."""
+
+    route_key: str
+    connection_id: str
+    status: Optional[int]  # HTTP status derived from the answer; None when the event was not delivered
+    note: str  # "delivered", "dropped", "held", "mock", "refused: <why>"
+    invocation: Any
+    event: Dict[str, Any]
 
 
 def billed(size: int) -> int:

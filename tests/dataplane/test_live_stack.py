@@ -5,6 +5,7 @@ the runtime emulator (the end-to-end tests run it with the real one)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Dict, Iterator
 
 import pytest
@@ -113,6 +114,9 @@ def test_iam_client_and_silent_host(stack: Stack, outputs: Dict[str, Any], endpo
     ws = stack.iam_client(principal, silenceable=True, query={"v": "1"})
     cid = stack.connection_id(before)
     ws.send(json.dumps({"action": "heartbeat"}))
+    deadline = time.monotonic() + 10
+    while stack.gateway.stats[cid].received < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the relay forwards it a moment after send() returns
     stack.silence(ws)
     ws.send(json.dumps({"action": "heartbeat"}))  # lost: the host is silent
     record = stack.gateway.wait_closed(cid)  # the idle timeout (2 s here) notices
