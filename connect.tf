@@ -1,5 +1,5 @@
 # Optional $connect writer (connect.enabled): registers each new connection with one PutItem of the
-# item contract (function/src/remediation_disconnect/contract.py), or refuses the handshake when the
+# item contract (function/src/remediation_registry/contract.py), or refuses the handshake when the
 # connection carries no usable identity. Off by default: many APIs already own their $connect route.
 # With presence it also brings the agent online and starts the connection's liveness probes.
 #
@@ -54,7 +54,7 @@ module "connect_function" {
   function_name                  = local.connect_name
   role_name                      = local.role_names.connect
   description                    = local.descriptions.connect
-  handler                        = "remediation_disconnect.lambda_entry.connect"
+  handler                        = "remediation_registry.lambda_entry.connect"
   package                        = local.packages.connect
   runtime                        = var.runtime
   memory_size                    = var.connect.memory_size

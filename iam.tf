@@ -7,7 +7,7 @@ locals {
   probe_stage            = coalesce(var.stage_name, "-")
   connections_arn        = "${local.execution_arn}/${local.probe_stage}/GET/@connections/*"
   connections_delete_arn = "${local.execution_arn}/${local.probe_stage}/DELETE/@connections/*"
-  # Must equal POSITION_KEY in function/src/remediation_disconnect/contract.py (tests/unit/test_position.py checks).
+  # Must equal POSITION_KEY in function/src/remediation_registry/contract.py (tests/unit/test_position.py checks).
   sweeper_position_key = "~remediation-sweeper/scan-position"
 
   # The module's tables, as KMS's encryption context names them (aws:dynamodb:tableName).
@@ -82,7 +82,7 @@ locals {
       resources  = [local.table_arn]
       conditions = []
       }, {
-      # The scan position (function/src/remediation_disconnect/sweeper.py): one reserved item, read and
+      # The scan position (function/src/remediation_registry/sweep/position.py): one reserved item, read and
       # written conditionally; LeadingKeys keeps these two actions off every connection item.
       sid       = "KeepScanPosition"
       actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]

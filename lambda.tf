@@ -78,7 +78,7 @@ module "disconnect_function" {
   function_name                  = var.name
   role_name                      = local.role_names.disconnect
   description                    = local.descriptions.disconnect
-  handler                        = "remediation_disconnect.lambda_entry.disconnect"
+  handler                        = "remediation_registry.lambda_entry.disconnect"
   package                        = local.packages.disconnect
   runtime                        = var.runtime
   memory_size                    = var.memory_size
@@ -104,7 +104,7 @@ module "sweeper_function" {
   function_name                  = local.sweeper_name
   role_name                      = local.role_names.sweeper
   description                    = "Remediation WebSocket: removes connections of API ${var.api_id} whose $disconnect never arrived (expired or gone)"
-  handler                        = "remediation_disconnect.lambda_entry.sweep"
+  handler                        = "remediation_registry.lambda_entry.sweep"
   package                        = local.packages.sweeper
   runtime                        = var.runtime
   memory_size                    = var.sweeper.memory_size

@@ -12,11 +12,13 @@ items any Scan returned) and the stale items left.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -26,15 +28,20 @@ from bench.common import TABLE
 from bench.costs import SWEEP_BUDGET_ITEMS
 from bench.scale_table import STALE_AT, STALE_EVERY, InProcessClient, ScaleTable
 
+# The sweeper's module by package: ours, and today's (the issue commit's zip, from before the rename).
+SWEEPER = {"remediation_registry": "sweep.run", "remediation_disconnect": "sweeper"}
+
 
 def main(argv: List[str]) -> int:
     zip_path, items, max_runs, out = argv[1], int(argv[2]), int(argv[3]), argv[4]
     budget = int(argv[5]) if len(argv) > 5 else SWEEP_BUDGET_ITEMS
     sys.path.insert(0, zip_path)
-    from remediation_disconnect import config
-    from remediation_disconnect.store import ConnectionStore
-    from remediation_disconnect.sweeper import Sweeper
-    from remediation_disconnect.telemetry import Telemetry
+    with zipfile.ZipFile(zip_path) as archive:
+        package = archive.namelist()[0].split("/")[0]
+    config, store_module, sweeper_module, telemetry = (
+        importlib.import_module(f"{package}.{module}") for module in ("config", "store", SWEEPER[package], "telemetry")
+    )
+    ConnectionStore, Sweeper, Telemetry = store_module.ConnectionStore, sweeper_module.Sweeper, telemetry.Telemetry
 
     now = time.time()
     table = ScaleTable(items, int(now * 1000))

@@ -114,7 +114,7 @@ def pyc_package(zip_path: Path) -> Path:
     import importlib.util
     import marshal
 
-    out = RESULTS / "remediation_disconnect-pyc.zip"
+    out = RESULTS / "remediation_registry-pyc.zip"
     with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             data = source.read(info)

@@ -3,8 +3,8 @@
     python bench/one_shot.py KIND N EVENT_JSON ZIP OUT_JSON [REPS PER_REP]
 
 KIND   seed   seed_handler.lambda_handler (the baseline)
-       ours   remediation_disconnect.lambda_entry.disconnect (what the function's handler string names)
-       plain  remediation_disconnect.handlers.disconnect: ours without lambda_entry's start-up collector
+       ours   remediation_registry.lambda_entry.disconnect (what the function's handler string names)
+       plain  remediation_registry.handlers.disconnect: ours without lambda_entry's start-up collector
               change (what BENCHMARKS.md compares it with)
        floor  no handler: this harness alone (reads the event, builds events and contexts, reports)
 N      warm events after the first (cold) one; -1: import the handler only, serve nothing
@@ -73,9 +73,9 @@ def main(argv: list[str]) -> int:
     if kind == "seed":
         from seed_handler import lambda_handler as handler  # type: ignore[import-not-found]
     elif kind == "ours":
-        from remediation_disconnect.lambda_entry import disconnect as handler
+        from remediation_registry.lambda_entry import disconnect as handler
     elif kind == "plain":
-        from remediation_disconnect.handlers import disconnect as handler
+        from remediation_registry.handlers import disconnect as handler
     else:
         handler = floor_handler
 

@@ -6,7 +6,7 @@ goes to bench/results/latest.json (git-ignored). Exit status: 0 when every targe
 missed, 2 when the benchmark itself could not run. No timing threshold lives anywhere else.
 
   cold start    instructions (valgrind --tool=callgrind) of a fresh process importing the handler from
-                its zip (remediation_disconnect.lambda_entry, as the function's handler string
+                its zip (remediation_registry.lambda_entry, as the function's handler string
                 names it) and serving one event                                           <= 0.85x
   warm event    (Ir(1+N events) - Ir(1 event)) / N, N = 300                               <= 1.00x
   peak memory   ru_maxrss of the handler process after cold start + N events              <= 1.00x

@@ -2,10 +2,10 @@
 
     python bench/sweep_run.py ours|plain|naive ZIP OUT_JSON
 
-ours   remediation_disconnect.lambda_entry.sweep from the zip, as the scheduled Lambda runs it (settings from
+ours   remediation_registry.lambda_entry.sweep from the zip, as the scheduled Lambda runs it (settings from
        the environment bench/run.py sets: SWEEP_MAX_ITEMS large enough, one segment), with a 15-minute
        Lambda context so the time budget never stops it, and a 60 s read timeout for moto's slow Scan.
-plain  the same through remediation_disconnect.handlers.sweep (no start-up collector change)
+plain  the same through remediation_registry.handlers.sweep (no start-up collector change)
 naive  what a hand-written cleanup typically does: boto3 resource, Scan the whole table page by page,
        one DeleteItem per expired item (expiresAt <= now), sequentially.
 
@@ -58,17 +58,18 @@ def ours(zip_path: str, entry: bool = True) -> Dict[str, Any]:
     from botocore.config import Config
 
     if entry:
-        from remediation_disconnect import handlers, lambda_entry
+        from remediation_registry import handlers, lambda_entry
 
         sweep = lambda_entry.sweep
     else:
-        from remediation_disconnect import handlers
+        from remediation_registry import handlers
 
         sweep = handlers.sweep
+    from remediation_registry import runtime as container
 
     # Emulator accommodation, nothing else changes: moto walks the whole table for each Scan page and
     # needs ~3 s for a 1 MB page of 50,000 items, where DynamoDB answers well inside the function's 2 s.
-    handlers.DYNAMODB_CONFIG = handlers.DYNAMODB_CONFIG.merge(Config(read_timeout=60))
+    container.DYNAMODB_CONFIG = container.DYNAMODB_CONFIG.merge(Config(read_timeout=60))
     runtime = handlers.runtime()
     client: Any = runtime.dynamodb
     scan, batch = Timer(client.scan), Timer(client.batch_write_item)

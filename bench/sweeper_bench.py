@@ -67,7 +67,7 @@ def seed_table(client: Any, items: List[Dict[str, Dict[str, str]]]) -> float:
     return time.perf_counter() - started
 
 
-CONTRACT = ROOT / "function" / "src" / "remediation_disconnect" / "contract.py"
+CONTRACT = ROOT / "function" / "src" / "remediation_registry" / "contract.py"
 
 
 @functools.lru_cache(maxsize=None)

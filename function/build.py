@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Build one zip per function under function/dist from function/src, byte for byte reproducibly.
 
-Each function ships only the modules it can import: disconnect.zip holds the modules every function
-shares; connect.zip adds connect.py, sweeper.zip adds sweeper.py (the handlers import those two lazily,
-inside the only functions that use them). A smaller package is less to download and unpack per cold
-start, and `$disconnect`'s stays under 16 KiB (BENCHMARKS.md).
+Each function ships only the modules it can import: the modules every function shares, plus its own
+route's (disconnect.py, connect.py, the sweep/ subpackage: the handlers import each lazily, inside the
+only function that uses it) and what only that route needs (management.py, the @connections client). A
+smaller package is less to download and unpack per cold start, and `$disconnect`'s stays under 16 KiB
+(BENCHMARKS.md).
 
 An archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
 (1980-01-01), fixed mode 0644, fixed "made by" system, no directory entries, no __pycache__, no extra
@@ -37,9 +38,10 @@ from typing import Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 DIST = HERE / "dist"
-PACKAGE = "remediation_disconnect"
-# Modules only one function imports, by function; every other module goes into every zip.
-ONLY = {"connect": ("connect.py",), "disconnect": (), "sweeper": ("sweeper.py",)}
+PACKAGE = "remediation_registry"
+# Modules only one function imports, by function (a name ending in "/" is a subpackage, all of it);
+# every other module goes into every zip.
+ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("management.py", "sweep/")}
 FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
@@ -53,8 +55,13 @@ def source_files() -> List[Tuple[str, Path]]:
 
 def function_files(files: List[Tuple[str, Path]], function: str) -> List[Tuple[str, Path]]:
     """The sources of one function's zip: all of them but the modules only another function imports."""
-    others = {f"{PACKAGE}/{module}" for name, modules in ONLY.items() if name != function for module in modules}
-    return [(name, path) for name, path in files if name not in others]
+    others = [f"{PACKAGE}/{module}" for name, modules in ONLY.items() if name != function for module in modules]
+    return [(name, path) for name, path in files if not any(only_in(name, other) for other in others)]
+
+
+def only_in(name: str, listed: str) -> bool:
+    """Whether archive name `name` is the module `listed` names, or lies in the subpackage it names."""
+    return name.startswith(listed) if listed.endswith("/") else name == listed
 
 
 def zip_name(function: str) -> str:

@@ -13,7 +13,7 @@ import inspect
 from typing import Any, Iterator, List
 
 import pytest
-from remediation_disconnect.telemetry import Telemetry
+from remediation_registry.telemetry import Telemetry
 
 from tests.support.emf import line_problems
 

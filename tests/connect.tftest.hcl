@@ -84,8 +84,8 @@ run "enabled_behind_an_authorizer" {
   }
 
   assert {
-    condition     = module.connect_function[0].configuration.handler == "remediation_disconnect.lambda_entry.connect" && module.connect_function[0].function_name == "remediation-disconnect-connect"
-    error_message = "The connect function must run remediation_disconnect.handlers.connect and be named <name>-connect."
+    condition     = module.connect_function[0].configuration.handler == "remediation_registry.lambda_entry.connect" && module.connect_function[0].function_name == "remediation-disconnect-connect"
+    error_message = "The connect function must run remediation_registry.handlers.connect and be named <name>-connect."
   }
 
   assert {

@@ -91,7 +91,7 @@ run "disconnect_function" {
   }
 
   assert {
-    condition     = module.disconnect_function.configuration.handler == "remediation_disconnect.lambda_entry.disconnect" && module.disconnect_function.configuration.memory_size == 128 && module.disconnect_function.configuration.timeout == 10
+    condition     = module.disconnect_function.configuration.handler == "remediation_registry.lambda_entry.disconnect" && module.disconnect_function.configuration.memory_size == 128 && module.disconnect_function.configuration.timeout == 10
     error_message = "The disconnect function runs the packaged handler with 128 MB and a 10 s timeout by default."
   }
 
@@ -131,13 +131,13 @@ run "disconnect_function" {
 
 run "sweeper_on_a_schedule" {
   assert {
-    condition     = output.sweeper_function_name == "remediation-disconnect-sweeper" && module.sweeper_function[0].configuration.handler == "remediation_disconnect.lambda_entry.sweep"
+    condition     = output.sweeper_function_name == "remediation-disconnect-sweeper" && module.sweeper_function[0].configuration.handler == "remediation_registry.lambda_entry.sweep"
     error_message = "The sweeper runs the sweep handler."
   }
 
   assert {
     condition     = module.sweeper_function[0].configuration.source_code_hash == filebase64sha256("function/dist/sweeper.zip")
-    error_message = "The sweeper deploys its own zip (with sweeper.py, which the other functions do not ship)."
+    error_message = "The sweeper deploys its own zip (with the sweep subpackage and management.py, which the other functions do not ship)."
   }
 
   assert {

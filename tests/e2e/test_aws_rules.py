@@ -101,7 +101,7 @@ def test_code_changed_outside_terraform_is_reported(two_regions: Dict[str, Any])
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("remediation_disconnect/handlers.py", "def disconnect(event, context):\n    return None\n")
+        archive.writestr("remediation_registry/handlers.py", "def disconnect(event, context):\n    return None\n")
     client("lambda", two_regions["endpoint"], REGIONS[0]).update_function_code(
         FunctionName=function, ZipFile=buffer.getvalue()
     )

@@ -565,7 +565,7 @@ def _connect_through(endpoint: str, name: str, zip_path: Path, workdir: Path) ->
 def test_a_wrong_handler_string_fails_the_live_path(local_stack: Dict[str, Any], tmp_path: Path) -> None:
     endpoint = local_stack["endpoint"]
     connect_zip = PACKAGE_ZIPS["connect"]
-    _broken_function(endpoint, "broken-handler", connect_zip.read_bytes(), "remediation_disconnect.handlers.conect")
+    _broken_function(endpoint, "broken-handler", connect_zip.read_bytes(), "remediation_registry.handlers.conect")
     status, error = _connect_through(endpoint, "broken-handler", connect_zip, tmp_path)
     assert status == 500
     assert error["errorType"] == "Runtime.HandlerNotFound"
@@ -574,16 +574,16 @@ def test_a_wrong_handler_string_fails_the_live_path(local_stack: Dict[str, Any],
 
 def test_a_module_missing_from_the_zip_fails_the_live_path(local_stack: Dict[str, Any], tmp_path: Path) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
-    broken = _zip_without("remediation_disconnect/contract.py", tmp_path / "broken.zip")
+    broken = _zip_without("remediation_registry/contract.py", tmp_path / "broken.zip")
     # Not the deployed code: the runner refuses before running anything.
     with pytest.raises(RuntimeSetupError, match="is not the deployed code"):
         LambdaRuntime(out["connect_function_name"], endpoint, tmp_path, zip_path=broken).start()
     # Deployed that way, AWS's runtime cannot import the handler: the handshake is refused.
-    _broken_function(endpoint, "broken-module", broken.read_bytes(), "remediation_disconnect.handlers.connect")
+    _broken_function(endpoint, "broken-module", broken.read_bytes(), "remediation_registry.handlers.connect")
     status, error = _connect_through(endpoint, "broken-module", broken, tmp_path)
     assert status == 500
     assert error["errorType"] == "Runtime.ImportModuleError"
-    assert "remediation_disconnect.contract" in error["errorMessage"]
+    assert "remediation_registry.contract" in error["errorMessage"]
 
 
 AUTHORIZER_SOURCE = """

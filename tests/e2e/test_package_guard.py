@@ -28,7 +28,7 @@ def plan_output(tree: Path) -> tuple[int, str]:
     "tamper",
     [
         pytest.param(
-            lambda tree: (tree / "function/src/remediation_disconnect/events.py").open("a").write("# edit\n"),
+            lambda tree: (tree / "function/src/remediation_registry/events.py").open("a").write("# edit\n"),
             id="source-edited-without-rebuild",
         ),
         pytest.param(
@@ -36,7 +36,7 @@ def plan_output(tree: Path) -> tuple[int, str]:
             id="zip-edited-by-hand",
         ),
         pytest.param(
-            lambda tree: (tree / "function/src/remediation_disconnect/extra.py").write_text("X = 1\n"),
+            lambda tree: (tree / "function/src/remediation_registry/extra.py").write_text("X = 1\n"),
             id="source-file-added",
         ),
     ],

@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from remediation_disconnect import handlers
+from remediation_registry import handlers
 
 from tests.support.events import disconnect_event
 from tests.support.fakes import FakeEventsClient

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterator, List
 
 import pytest
-from remediation_disconnect import handlers
+from remediation_registry import handlers
 
 from tests.support.events import CONNECTION_ID, disconnect_event
 from tests.support.logs import parse_log_lines

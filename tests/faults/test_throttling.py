@@ -14,8 +14,8 @@ from typing import Any, Dict, List
 
 import pytest
 from botocore.exceptions import ClientError
-from remediation_disconnect import handlers
-from remediation_disconnect.contract import POSITION_KEY
+from remediation_registry import handlers
+from remediation_registry.contract import POSITION_KEY
 
 from tests.support.events import CONNECTION_ID, FakeContext, disconnect_event, now_ms, scheduled_event
 from tests.support.faults import SendInterceptor, throttle_first

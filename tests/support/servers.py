@@ -27,12 +27,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-MOTO_COMPAT = Path(__file__).resolve().parents[2] / "scripts" / "moto_compat.py"
-
-
 def _moto_command() -> List[str]:
-    """moto_server with scripts/moto_compat.py's fixes (answers shaped as AWS shapes them)."""
-    return [sys.executable, str(MOTO_COMPAT)]
+    """moto's server with the corrections of scripts/moto_launch.py (moto from this interpreter)."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        raise RuntimeError("moto is not installed in this interpreter: run `make tools`") from None
+    return [sys.executable, str(Path(__file__).resolve().parents[2] / "scripts" / "moto_launch.py")]
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from typing import Iterator
 import botocore.retries.standard
 import pytest
 from moto import mock_aws
-from remediation_disconnect import handlers
+from remediation_registry import handlers
 
 from tests.support.environment import AWS_VARIABLES_TO_CLEAR, CONFIG_VARIABLES, FAKE_AWS_ENV
 from tests.support.logs import LogReader

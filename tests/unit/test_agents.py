@@ -8,15 +8,15 @@ from typing import Any, Dict, Optional
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from remediation_disconnect import handlers
-from remediation_disconnect.agents import (
+from remediation_registry import handlers
+from remediation_registry.agents import (
     DETAIL_TYPE,
     OfflineNotice,
     OfflinePublisher,
     has_live_connection,
 )
-from remediation_disconnect.events import duration_seconds
-from remediation_disconnect.store import ConnectionStore
+from remediation_registry.events import duration_seconds
+from remediation_registry.store import ConnectionStore
 
 from tests.support.environment import REGION
 from tests.support.events import disconnect_event, now_ms

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict
 
 import pytest
-from remediation_disconnect import config
+from remediation_registry import config
 
 INTEGER_VARIABLES = (
     "CONNECTION_GRACE_SECONDS",

@@ -12,7 +12,7 @@ import json
 from typing import Any, Callable, Dict, List
 
 import pytest
-from remediation_disconnect.telemetry import MetricGroup, Telemetry
+from remediation_registry.telemetry import MetricGroup, Telemetry
 
 from tests.support.emf import MAX_EVENT_BYTES, line_problems
 from tests.support.logs import parse_log_lines

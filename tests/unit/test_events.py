@@ -6,7 +6,7 @@ import copy
 from typing import Any, Dict, Optional
 
 import pytest
-from remediation_disconnect.events import (
+from remediation_registry.events import (
     MAX_CONNECTION_ID_LENGTH,
     MAX_TEXT_LENGTH,
     InvalidEvent,

@@ -6,8 +6,8 @@ import copy
 from typing import Any, Dict, Optional
 
 import pytest
-from remediation_disconnect import contract, handlers
-from remediation_disconnect.config import ConfigError
+from remediation_registry import contract, handlers
+from remediation_registry.config import ConfigError
 
 from tests.support.events import CONNECTION_ID, FakeContext, disconnect_event
 from tests.support.logs import LogReader

@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, Optional
 
 import pytest
 from botocore.exceptions import ClientError
-from remediation_disconnect import config, handlers
+from remediation_registry import config, handlers
 
 from tests.support.events import CONNECTION_ID, SOURCE_IP, USER_AGENT, FakeContext, disconnect_event, now_ms
 from tests.support.faults import SendInterceptor, count_calls, fail_first, throttle_first

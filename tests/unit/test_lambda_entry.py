@@ -9,17 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import remediation_disconnect
-from remediation_disconnect import handlers
+import remediation_registry
+from remediation_registry import handlers
 
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import gc, json, sys
 report = {"before": gc.isenabled()}
-import remediation_disconnect.handlers
+import remediation_registry.handlers
 report["after_package_import"] = gc.isenabled()
-from remediation_disconnect import lambda_entry
+from remediation_registry import lambda_entry
 report["after_entry_import"] = gc.isenabled()
 report["frozen_before"] = gc.get_freeze_count()
 try:
@@ -37,8 +37,8 @@ def test_importing_the_package_or_its_handlers_leaves_the_collector_alone() -> N
     import gc
 
     assert gc.isenabled()
-    assert handlers.disconnect.__module__ == "remediation_disconnect.handlers"
-    assert remediation_disconnect.__version__
+    assert handlers.disconnect.__module__ == "remediation_registry.handlers"
+    assert remediation_registry.__version__
 
 
 def test_the_entry_module_collects_again_and_freezes_start_up_objects_after_the_first_call() -> None:
@@ -60,6 +60,6 @@ def test_the_functions_handler_strings_name_the_entry_module() -> None:
     handler_strings = re.findall(r'handler\s+=\s+"([^"]+)"', lambda_tf)
 
     assert handler_strings == [
-        "remediation_disconnect.lambda_entry.disconnect",
-        "remediation_disconnect.lambda_entry.sweep",
+        "remediation_registry.lambda_entry.disconnect",
+        "remediation_registry.lambda_entry.sweep",
     ]

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from remediation_disconnect.contract import POSITION_KEY
-from remediation_disconnect.sweeper import PassState, PositionStore
+from remediation_registry.contract import POSITION_KEY
+from remediation_registry.sweep.position import PassState, PositionStore
 
 from tests.support.resources import Table
 

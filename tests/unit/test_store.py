@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import pytest
-from remediation_disconnect import handlers
-from remediation_disconnect.contract import POSITION_KEY
-from remediation_disconnect.store import (
+from remediation_registry import handlers
+from remediation_registry.contract import POSITION_KEY
+from remediation_registry.store import (
     Connection,
     ConnectionStore,
     Deleted,
     _attributes_unparsed,
     keep_attributes_unparsed,
 )
-from remediation_disconnect.sweeper import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
+from remediation_registry.sweep.store import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
 
 from tests.support.events import now_ms
 from tests.support.fakes import WrappedDynamoDB

@@ -10,11 +10,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
-from remediation_disconnect import config, handlers
-from remediation_disconnect.contract import POSITION_KEY
-from remediation_disconnect.store import ConnectionStore
-from remediation_disconnect.sweeper import ALIVE, ERROR, GONE, Page, Prober, Sweeper, SweepReport, SweepStore
-from remediation_disconnect.telemetry import Telemetry
+from remediation_registry import config, handlers
+from remediation_registry.contract import POSITION_KEY
+from remediation_registry.management import ALIVE, ERROR, GONE, Prober
+from remediation_registry.store import ConnectionStore
+from remediation_registry.sweep.report import SweepReport
+from remediation_registry.sweep.run import Sweeper
+from remediation_registry.sweep.store import Page, SweepStore
+from remediation_registry.telemetry import Telemetry
 
 from tests.support.events import FakeContext, now_ms, scheduled_event
 from tests.support.fakes import WrappedDynamoDB

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from remediation_disconnect.telemetry import MetricGroup, Telemetry
+from remediation_registry.telemetry import MetricGroup, Telemetry
 
 from tests.support.emf import encoded
 from tests.support.events import now_ms

@@ -38,7 +38,7 @@ MAX_CONNECTION_SECONDS = 7200
 # Longest agentId the `$connect` writer accepts (it refuses longer ones); readers keep any length whole.
 MAX_IDENTITY_LENGTH = 256
 
-# The sweeper's reserved item (sweeper.py, "The scan position"). No API Gateway connection id
+# The sweeper's reserved item (sweep/position.py). No API Gateway connection id
 # ("L0SM9cOFvHcCIhw=", base64 text) contains "~" or "/", so it can never name a connection.
 POSITION_KEY = "~remediation-sweeper/scan-position"
 

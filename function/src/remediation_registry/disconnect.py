@@ -1,101 +1,32 @@
-"""Lambda entry points. Clients are created on first use and reused for the container's lifetime.
+"""`$disconnect`: remove the connection from the registry; announce an agent whose last connection it was.
 
-Importing this module touches no network and reads no environment: a broken configuration surfaces
-as a clear error on the first invocation, naming the variable.
+The route's whole logic, for handlers.disconnect: only the `$disconnect` function's zip ships it.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.session import get_session
 
-from . import config, contract
+from . import contract
 from .events import DisconnectEvent, InvalidEvent, duration_seconds, parse_disconnect
-from .store import Connection, ConnectionStore, DynamoDBClient, for_log, keep_attributes_unparsed
-from .telemetry import MetricGroup, Telemetry
+from .store import Connection, for_log
+from .telemetry import MetricGroup
 
 if TYPE_CHECKING:
-    from .agents import OfflineNotice, OfflinePublisher
-    from .sweeper import Prober
-
-# One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
-# early when the client-side retry quota is drained. total_max_attempts counts the first attempt
-# (botocore's "max_attempts" would count retries only): 3 attempts of at most 3 s plus backoff stay
-# inside the 10 s default timeout, so a failure is logged by us rather than cut off by Lambda.
-# No client-side parameter validation: requests are built here from checked values, the service validates
-# anyway (ValidationException is a ClientError), and walking the shapes costs ~2% of a warm invocation.
-DYNAMODB_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"}, parameter_validation=False
-)
-EVENTS_CONFIG = DYNAMODB_CONFIG  # the same bounds; botocore never modifies a Config it is given
+    from .agents import OfflineNotice
+    from .runtime import Runtime
 
 OK = {"statusCode": 200, "body": "disconnected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $disconnect event"}
 
 
-class Runtime:
-    """Per-container state: settings and clients, built once on the first invocation."""
-
-    def __init__(self, settings: config.Settings) -> None:
-        self.settings = settings
-        session = get_session()
-        self.dynamodb = cast(DynamoDBClient, session.create_client("dynamodb", config=DYNAMODB_CONFIG))
-        keep_attributes_unparsed(self.dynamodb)
-        self.store = ConnectionStore(self.dynamodb, settings.table_name, settings.ttl_attribute)
-        self.telemetry = Telemetry(
-            settings.metrics_namespace, settings.log_level, function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        )
-        self.publisher: Optional[OfflinePublisher] = None
-        if settings.agent_index and settings.event_bus:
-            # Agent tracking only: the default $disconnect path never compiles agents.py.
-            from .agents import EventsClient, OfflinePublisher  # noqa: PLC0415
-
-            events = session.create_client("events", config=EVENTS_CONFIG)
-            self.publisher = OfflinePublisher(cast(EventsClient, events), settings.event_bus, settings.event_source)
-        self._session = session
-        self._prober: Optional[Prober] = None
-
-    @property
-    def prober(self) -> Optional[Prober]:
-        if self.settings.probe_endpoint and self._prober is None:
-            # Imported here: the sweeper's modules (concurrent.futures, ...) stay off the cold-start
-            # path of the $disconnect handler, which never sweeps.
-            from .sweeper import new_prober  # noqa: PLC0415
-
-            self._prober = new_prober(self._session, self.settings.probe_endpoint, self.settings.probe_concurrency)
-        return self._prober
-
-
-_runtime: Optional[Runtime] = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(config.load())
-    return _runtime
-
-
-def reset() -> None:
-    """Forget the cached settings and clients (tests; a new container does this implicitly)."""
-    global _runtime
-    _runtime = None
-
-
-def _request_id(context: Any) -> Optional[str]:
-    return getattr(context, "aws_request_id", None)
-
-
-def disconnect(event: Any, context: Any = None) -> Dict[str, Any]:
-    """`$disconnect` route: remove the connection from the registry and answer 200 "disconnected"."""
-    rt = runtime()
+def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]:
+    """Remove the connection from the registry and answer 200 "disconnected" (400: not a `$disconnect`)."""
     telemetry = rt.telemetry
-    telemetry.request_id = _request_id(context)
+    telemetry.request_id = request_id
     try:
         parsed = parse_disconnect(event)
     except InvalidEvent as exc:
@@ -173,7 +104,7 @@ def _agent_offline(
     settings = rt.settings
     if not settings.agent_index or not old.is_agent or old.agent_id is None:
         return None
-    from .agents import OfflineNotice, has_live_connection  # noqa: PLC0415 - see Runtime
+    from .agents import OfflineNotice, has_live_connection  # noqa: PLC0415 - agent tracking only (see runtime.Runtime)
 
     max_age = contract.MAX_CONNECTION_SECONDS + settings.grace_seconds
     try:
@@ -217,17 +148,3 @@ def _agent_offline(
             fields["offlineEventError"] = error
         fields["offlineEventSent"] = not failed
     return notice
-
-
-def sweep(event: Any, context: Any = None) -> Dict[str, Any]:
-    """Scheduled cleanup of connections whose `$disconnect` never arrived."""
-    from .sweeper import handle  # noqa: PLC0415 - see Runtime.prober
-
-    return handle(runtime(), context, _request_id(context))
-
-
-def connect(event: Any, context: Any = None) -> Dict[str, Any]:
-    """`$connect` route (optional): write the contract item, or refuse the handshake (non-2xx)."""
-    from . import connect as registration  # noqa: PLC0415 - the $disconnect and sweeper paths never need it
-
-    return registration.handle(runtime(), event, _request_id(context))

@@ -22,7 +22,7 @@ from .events import _text as _event_text
 from .telemetry import MetricGroup
 
 if TYPE_CHECKING:
-    from .handlers import Runtime
+    from .runtime import Runtime
 
 OK = {"statusCode": 200, "body": "connected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $connect event"}

@@ -9,7 +9,7 @@ alive at that point is moved to the permanent generation (gc.freeze()). Cost: ob
 start-up are never collected, so garbage cycles created during start-up stay in memory for the
 container's lifetime (BENCHMARKS.md measures the effect on peak RSS).
 
-Only the Lambda entry path does this: importing `remediation_disconnect` or its `handlers` module (tests,
+Only the Lambda entry path does this: importing `remediation_registry` or its `handlers` module (tests,
 a user's own process) leaves the collector alone. A configuration error still surfaces on the first
 invocation, and the collector is switched back on then too.
 
@@ -68,9 +68,9 @@ def _entry(handler: Handler, prepare: Optional[Callable[[], object]] = None) -> 
 
 
 def _sweeper_start() -> object:
-    from . import sweeper  # noqa: PLC0415 - the sweeper's modules, imported with the collector still off
+    from .sweep import run  # noqa: PLC0415 - the sweeper's modules, imported with the collector still off
 
-    return sweeper
+    return run
 
 
 connect = _entry(handlers.connect)

@@ -1,0 +1,12 @@
+"""Remediation WebSocket `$disconnect` handler, optional `$connect` writer, stale-connection sweeper.
+
+stdlib + botocore only.
+
+Entry points (Lambda handler strings; lambda_entry wraps the handlers of the same names with a
+cheaper cold start, see its docstring):
+  remediation_registry.lambda_entry.connect      API Gateway WebSocket `$connect` route (optional writer)
+  remediation_registry.lambda_entry.disconnect   API Gateway WebSocket `$disconnect` route
+  remediation_registry.lambda_entry.sweep        EventBridge schedule: abnormal-termination cleanup
+"""
+
+__version__ = "1.0.0"
