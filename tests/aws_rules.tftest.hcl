@@ -143,20 +143,20 @@ run "disconnect_reserved_concurrency_zero" {
   command = plan
 
   variables {
-    reserved_concurrent_executions = 0
+    functions = { disconnect = { reserved_concurrent_executions = 0 } }
   }
 
-  expect_failures = [var.reserved_concurrent_executions]
+  expect_failures = [var.functions]
 }
 
 run "sweeper_reserved_concurrency_zero" {
   command = plan
 
   variables {
-    sweeper = { reserved_concurrent_executions = 0 }
+    functions = { sweeper = { reserved_concurrent_executions = 0 } }
   }
 
-  expect_failures = [var.sweeper]
+  expect_failures = [var.functions]
 }
 
 # The @connections API is TLS only, and the URL lands in the sweeper's 4 KB environment.

@@ -21,8 +21,7 @@ run "keys_tracing_role_and_tags" {
     role_path                 = "/remediation/"
     role_permissions_boundary = "arn:aws:iam::123456789012:policy/boundary"
     tags                      = { Team = "platform", CostCenter = "42" }
-    memory_size               = 256
-    timeout                   = 6
+    functions                 = { disconnect = { memory_size = 256, timeout = 6 } }
     log_client_address        = true
   }
 
@@ -61,7 +60,7 @@ run "keys_tracing_role_and_tags" {
 
   assert {
     condition     = module.disconnect_function.configuration.memory_size == 256 && module.disconnect_function.configuration.timeout == 6 && module.sweeper_function[0].configuration.memory_size == 256
-    error_message = "memory_size/timeout size the disconnect function; the sweeper keeps its own (256 MB default)."
+    error_message = "functions.disconnect sizes the disconnect function; the sweeper keeps its own (256 MB default)."
   }
 
   assert {
@@ -72,6 +71,11 @@ run "keys_tracing_role_and_tags" {
   assert {
     condition     = output.function_environment.disconnect.LOG_CLIENT_ADDRESS == "true" && output.table_name == "rem-prod-connections" && output.sweeper_function_name == "rem-prod-sweeper"
     error_message = "Names derive from var.name; client address logging is opt-in."
+  }
+
+  assert {
+    condition     = output.metrics_namespace == "Remediation/rem-prod" && output.function_environment.disconnect.METRICS_NAMESPACE == "Remediation/rem-prod" && output.function_environment.sweeper.METRICS_NAMESPACE == "Remediation/rem-prod"
+    error_message = "The default metrics namespace is Remediation/<name>: two deployments in one account never mix their metrics."
   }
 }
 

@@ -119,7 +119,7 @@ run "checker_function_queue_mapping_and_schedule" {
       CONNECTIONS_TABLE               = "remediation-disconnect-connections"
       TTL_ATTRIBUTE                   = "expiresAt"
       CONNECTION_GRACE_SECONDS        = "300"
-      METRICS_NAMESPACE               = "Remediation/WebSocket"
+      METRICS_NAMESPACE               = "Remediation/remediation-disconnect"
       LOG_LEVEL                       = "INFO"
       PRESENCE_TABLE                  = "remediation-disconnect-presence"
       PRESENCE_QUEUE_URL              = "https://sqs.eu-west-1.amazonaws.com/123456789012/remediation-disconnect-presence"
@@ -187,7 +187,7 @@ run "announcer_stream_mapping_and_statements" {
       CONNECTIONS_TABLE        = "remediation-disconnect-connections"
       TTL_ATTRIBUTE            = "expiresAt"
       CONNECTION_GRACE_SECONDS = "300"
-      METRICS_NAMESPACE        = "Remediation/WebSocket"
+      METRICS_NAMESPACE        = "Remediation/remediation-disconnect"
       LOG_LEVEL                = "INFO"
       PRESENCE_TABLE           = "remediation-disconnect-presence"
       EVENT_BUS                = "arn:aws:events:eu-west-1:123456789012:event-bus/remediation-disconnect-agents"
@@ -504,9 +504,12 @@ run "sizing_names_and_schedule" {
       grace_seconds          = 0
       probe_interval_seconds = 30
       reconcile_minutes      = 5
-      checker                = { memory_size = 256, timeout = 60, reserved_concurrent_executions = 5 }
-      announcer              = { memory_size = 192, timeout = 20, parallelization_factor = 4, maximum_retry_attempts = 3 }
+      announcer              = { parallelization_factor = 4, maximum_retry_attempts = 3 }
       probe_endpoint         = "http://127.0.0.1:8123/live"
+    }
+    functions = {
+      presence = { memory_size = 256, timeout = 60, reserved_concurrent_executions = 5 }
+      events   = { memory_size = 192, timeout = 20 }
     }
   }
 
@@ -603,7 +606,7 @@ run "dashboard" {
   assert {
     condition = contains(
       one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Presence transitions by reason"]).properties.metrics,
-      ["Remediation/WebSocket", "AgentWentOffline", "Reason", "heartbeat_timeout"]
+      ["Remediation/remediation-disconnect", "AgentWentOffline", "Reason", "heartbeat_timeout"]
       ) && contains(
       one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics,
       ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-events"]

@@ -27,7 +27,8 @@ run "disabled" {
 
 run "every_minute" {
   variables {
-    sweeper = { rate_minutes = 1, timeout = 50 }
+    sweeper   = { rate_minutes = 1 }
+    functions = { sweeper = { timeout = 50 } }
   }
 
   assert {
@@ -50,9 +51,8 @@ run "probing_scoped_to_the_stage" {
       probe_concurrency     = 4
       scan_segments         = 8
       max_items_per_run     = 20000
-      memory_size           = 512
-      timeout               = 240
     }
+    functions = { sweeper = { memory_size = 512, timeout = 240 } }
   }
 
   assert {
@@ -100,4 +100,30 @@ run "probing_needs_a_stage" {
   }
 
   expect_failures = [aws_cloudwatch_event_rule.sweeper]
+}
+
+# A run must end before the next one starts: functions.sweeper.timeout against sweeper.rate_minutes,
+# two inputs, hence a precondition (variable validations see other variables only from Terraform 1.9).
+run "timeout_longer_than_the_period" {
+  command = plan
+
+  variables {
+    sweeper   = { rate_minutes = 1 }
+    functions = { sweeper = { timeout = 60 } }
+  }
+
+  expect_failures = [aws_cloudwatch_event_rule.sweeper]
+}
+
+run "timeout_within_the_period_by_default" {
+  command = plan
+
+  variables {
+    sweeper = { rate_minutes = 3 }
+  }
+
+  assert {
+    condition     = module.sweeper_function[0].configuration.timeout == 120 && aws_cloudwatch_event_rule.sweeper[0].schedule_expression == "rate(3 minutes)"
+    error_message = "The default 120 s timeout fits a 3-minute schedule."
+  }
 }
