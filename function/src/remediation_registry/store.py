@@ -5,7 +5,7 @@ The item contract (attribute names, units, expiry, what counts as an agent) live
 
 import json
 import time
-from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple, Optional, Protocol
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Protocol
 
 from .contract import AGENT_ID, CLIENT_TYPE, CLIENT_TYPES, CONNECTED_AT, CONNECTION_ID, is_agent_connection
 
@@ -18,8 +18,6 @@ class DynamoDBClient(Protocol):
     def batch_write_item(self, **kwargs: Any) -> Dict[str, Any]: ...
 
     def scan(self, **kwargs: Any) -> Dict[str, Any]: ...
-
-    def query(self, **kwargs: Any) -> Dict[str, Any]: ...
 
 
 LOG_TEXT_LENGTH = 256  # strings are bounded in logs only: identities are used exactly as stored
@@ -179,21 +177,3 @@ class ConnectionStore:
         if not attributes:
             return Deleted(None, retried)
         return Deleted(Connection.from_item(attributes, self.ttl_attribute), retried)
-
-    def agent_connections(self, index_name: str, agent_id: str) -> Iterator[Connection]:
-        """The agent's items according to the agentId index (eventually consistent, may lag writes)."""
-        kwargs: Dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index_name,
-            "KeyConditionExpression": "#agent = :agent",
-            "ExpressionAttributeNames": {"#agent": AGENT_ID},
-            "ExpressionAttributeValues": {":agent": {"S": agent_id}},
-        }
-        while True:
-            response = self.client.query(**kwargs)
-            for item in response.get("Items", []):
-                yield Connection.from_item(item, self.ttl_attribute)
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            kwargs["ExclusiveStartKey"] = last_key
