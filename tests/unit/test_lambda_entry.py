@@ -28,7 +28,8 @@ except Exception as exc:
     report["error"] = type(exc).__name__
 report["after_first_call"] = gc.isenabled()
 report["frozen_after"] = gc.get_freeze_count()
-report["names"] = [lambda_entry.disconnect.__name__, lambda_entry.sweep.__name__]
+names = ("connect", "disconnect", "sweep", "presence", "announce")
+report["names"] = [getattr(lambda_entry, name).__name__ for name in names]
 print(json.dumps(report))
 """
 
@@ -52,7 +53,7 @@ def test_the_entry_module_collects_again_and_freezes_start_up_objects_after_the_
     assert report["error"] == "ConfigError"  # a broken configuration still says so on the first call
     assert report["after_first_call"] is True
     assert report["frozen_before"] == 0 < report["frozen_after"]
-    assert report["names"] == ["disconnect", "sweep"]
+    assert report["names"] == ["connect", "disconnect", "sweep", "presence", "announce"]
 
 
 def test_the_functions_handler_strings_name_the_entry_module() -> None:
