@@ -43,14 +43,14 @@ PACKAGE = "remediation_registry"
 # Modules only some functions import, by function (a name ending in "/" is a subpackage, all of it): a
 # module listed here ships only in the zips of the functions that list it; every other module goes into
 # every zip. Presence: `$disconnect` ships only what T2 needs (its zip stays under 16 KiB); `$connect`
-# and the sweeper add the other transitions and hooks.py; the checker has all of presence/; the
-# announcer only the item's format.
+# and the sweeper add the other transitions, the validation of an item and hooks.py; the checker has all
+# of presence/; the announcer only the item's format and its validation.
 _T2 = ("presence/__init__.py", "presence/item.py", "presence/store.py", "presence/track.py")
-_TRANSITIONS = (*_T2, "presence/hooks.py", "presence/transitions.py")
+_TRANSITIONS = (*_T2, "presence/hooks.py", "presence/transitions.py", "presence/valid.py")
 ONLY = {
     "connect": ("connect.py", "events.py", *_TRANSITIONS),
     "disconnect": ("disconnect.py", "events.py", *_T2),
-    "events": ("announce.py", "presence/__init__.py", "presence/item.py"),
+    "events": ("announce.py", "presence/__init__.py", "presence/item.py", "presence/valid.py"),
     "presence": ("checker.py", "management.py", "presence/"),
     "sweeper": ("management.py", "sweep/", *_TRANSITIONS),
 }

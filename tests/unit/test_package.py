@@ -72,6 +72,7 @@ SHIPPED_BY = {
     "remediation_registry/presence/track.py": ALL_BUT_EVENTS,
     "remediation_registry/presence/hooks.py": {"connect", "presence", "sweeper"},
     "remediation_registry/presence/transitions.py": {"connect", "presence", "sweeper"},
+    "remediation_registry/presence/valid.py": {"connect", "events", "presence", "sweeper"},
     "remediation_registry/presence/liveness.py": {"presence"},
     "remediation_registry/presence/reconcile.py": {"presence"},
 }

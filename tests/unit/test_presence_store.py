@@ -221,10 +221,11 @@ def test_a_connect_repairs_an_invalid_item_online_with_a_larger_sequence(
     assert state["sequence"] >= before  # max(previous + 1, now): it only grows
 
 
-def test_a_disconnect_logs_an_invalid_item_and_leaves_the_repair_to_the_reconciler(
+def test_a_disconnect_changes_nothing_on_an_invalid_item_and_the_reconciler_repairs_it(
     stack: PresenceStack, logs: LogReader
 ) -> None:
-    """`$disconnect`'s package stays under 16 KiB: it reports, the reconciler (every minute) repairs."""
+    """`$disconnect`'s package stays under 16 KiB: its type-guarded writes fail on an invalid item and change
+    nothing; the reconciler (every minute) logs the item and repairs it."""
     stack.connect(AGENT, "C1")
     item = stack.presence.get(AGENT)
     assert item is not None
@@ -233,24 +234,24 @@ def test_a_disconnect_logs_an_invalid_item_and_leaves_the_repair_to_the_reconcil
 
     stack.disconnect("C1", 1006, "Connection lost")
 
+    assert logs.one("connection removed")["presence"] == "superseded"
+    assert stack.presence.get(AGENT) == {**item, "connections": {"S": "C1"}}
+
+    result = stack.tick()
+
+    assert result["actions"] == {"repaired": 1}
     line = logs.one("presence item invalid")
     assert (line["level"], line["agentId"], line["attribute"], line["repairedTo"]) == (
         "ERROR",
         AGENT,
         "connections",
-        None,
+        "offline",
     )
     assert emf_metrics(line)["InvalidPresenceItems"] == (1, "Count", [])
-    assert logs.one("connection removed")["presence"] == "superseded"
-
-    result = stack.tick()
-
-    assert result["actions"] == {"repaired": 1}
     stack.announce()
     [repaired] = [detail for detail in stack.details() if detail["sequence"] > 1]
     assert (repaired["state"], repaired["reason"], repaired["abnormal"]) == ("offline", "reconciled", True)
     assert repaired["previous"] is None  # the invalid item's past is not made up
-    assert logs.with_message("presence item invalid")[-1]["repairedTo"] == "offline"
 
 
 def test_a_sweep_repairs_an_item_in_an_unknown_state_offline(stack: PresenceStack, logs: LogReader) -> None:

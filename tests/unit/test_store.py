@@ -14,6 +14,8 @@ from remediation_registry.store import (
     keep_attributes_unparsed,
 )
 from remediation_registry.sweep.store import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
+from remediation_registry.sweep.store import expired as sweep_expired
+from remediation_registry.sweep.store import read as sweep_read
 
 from tests.support.fakes import WrappedDynamoDB
 from tests.support.faults import count_calls
@@ -69,17 +71,17 @@ def test_connection_ignores_numbers_that_are_not_finite(raw: str) -> None:
 def test_connection_accepts_decimal_numbers_and_keeps_identities_whole() -> None:
     """Issue 9 finding 11: ids were cut to 256 characters, then queried and announced under the cut id."""
     long_agent, long_type = "a" * 1000, "t" * 300
-    connection = Connection.from_item(
-        {
-            "connectionId": {"S": "c"},
-            "connectedAt": {"N": "1795677000123.9"},
-            "agentId": {"S": long_agent},
-            "clientType": {"S": long_type},
-        }
-    )
+    item = {
+        "connectionId": {"S": "c"},
+        "connectedAt": {"N": "1795677000123.9"},
+        "agentId": {"S": long_agent},
+        "clientType": {"S": long_type},
+    }
+    connection = Connection.from_item(item)
 
     assert connection.connected_at_ms == 1795677000123
-    assert connection.connected_at_exact == "1795677000123.9"
+    assert connection.connected_at_exact is None  # the sweeper's reads keep the exact text (sweep/store.py)
+    assert sweep_read(item, "expiresAt").connected_at_exact == "1795677000123.9"
     assert (connection.agent_id, connection.client_type) == (long_agent, long_type)
     # Only what goes into logs is bounded.
     logged = connection.to_log()
@@ -88,7 +90,7 @@ def test_connection_accepts_decimal_numbers_and_keeps_identities_whole() -> None
 
 
 def test_integer_connected_at_keeps_no_separate_exact_text() -> None:
-    connection = Connection.from_item({"connectionId": {"S": "c"}, "connectedAt": {"N": "1795677000123"}})
+    connection = sweep_read({"connectionId": {"S": "c"}, "connectedAt": {"N": "1795677000123"}}, "expiresAt")
 
     assert connection == Connection("c", None, None, 1795677000123, None)
 
@@ -147,7 +149,7 @@ def test_expired_by_ttl_or_by_age(connected_at_s: Optional[float], expires_at: O
         None if expires_at is None else int(expires_at),
     )
 
-    assert connection.expired(NOW, MAX_AGE_SECONDS) is expired
+    assert sweep_expired(connection, NOW, MAX_AGE_SECONDS) is expired
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from .presence.item import (
     STATE,
     UPDATED_AT,
     integer,
-    problem,
 )
+from .presence.valid import problem
 from .store import for_log
 from .telemetry import MetricGroup
 

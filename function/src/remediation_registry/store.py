@@ -40,15 +40,6 @@ def _string(item: Mapping[str, Any], name: str) -> Optional[str]:
     return None
 
 
-def _exact_number(item: Mapping[str, Any], name: str, parsed: Optional[int]) -> Optional[str]:
-    """The number's text as stored when the integer read from it is not the same value ("1.5", 20+ digits)."""
-    value = item.get(name)
-    if parsed is None or not isinstance(value, dict) or not isinstance(value.get("N"), str):
-        return None
-    text = str(value["N"])
-    return None if text == str(parsed) else text
-
-
 def for_log(value: Optional[str]) -> Optional[str]:
     """A stored string as logs show it: at most LOG_TEXT_LENGTH characters (the item keeps it whole)."""
     if value is None or len(value) <= LOG_TEXT_LENGTH:
@@ -65,19 +56,18 @@ class Connection(NamedTuple):
     connected_at_ms: Optional[int]
     expires_at: Optional[int]
     # connectedAt exactly as stored when connected_at_ms is not that value (a fraction, 17+ digits):
-    # conditions compare with the stored number, not with the integer read from it.
+    # conditions compare with the stored number, not with the integer read from it. Set by the sweeper's
+    # reads only (sweep/store.py), the one reader that writes conditionally on it.
     connected_at_exact: Optional[str] = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> "Connection":
-        connected_at = _number(item, CONNECTED_AT)
         return cls(
             connection_id=_string(item, CONNECTION_ID) or "",
             client_type=_string(item, CLIENT_TYPE),
             agent_id=_string(item, AGENT_ID),
-            connected_at_ms=connected_at,
+            connected_at_ms=_number(item, CONNECTED_AT),
             expires_at=_number(item, ttl_attribute),
-            connected_at_exact=_exact_number(item, CONNECTED_AT, connected_at),
         )
 
     @property
@@ -91,16 +81,6 @@ class Connection(NamedTuple):
     def is_agent(self) -> bool:
         """The contract's one rule (contract.is_agent_connection), for both sides of agent status."""
         return is_agent_connection(self.client_type, self.agent_id)
-
-    def expired(self, now: float, max_age_seconds: int) -> bool:
-        """Past its TTL, or older than API Gateway's connection limit plus grace.
-
-        DynamoDB deletes TTL-expired items only within days and still returns them in reads, so
-        callers must treat an expired item as gone.
-        """
-        if self.expires_at is not None and self.expires_at <= now:
-            return True
-        return self.connected_at_ms is not None and self.connected_at_ms / 1000.0 + max_age_seconds <= now
 
     def to_log(self) -> Dict[str, Any]:
         """The item's contract attributes for logs (never the whole item: writers may add secrets)."""

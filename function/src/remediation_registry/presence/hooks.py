@@ -26,7 +26,10 @@ MAX_DELAY_SECONDS = 900  # SQS's limit
 
 def presence(rt: Runtime) -> Presence:
     """The container's Presence, with all transitions."""
-    return of(rt, Transitions)
+    found = of(rt, Transitions)
+    if not isinstance(found.store, Transitions):  # one process serving `$disconnect` too (tests, a local run)
+        found.store = Transitions(rt.dynamodb, found.settings.table_name, found.store.clock)
+    return found
 
 
 def store(found: Presence) -> Transitions:

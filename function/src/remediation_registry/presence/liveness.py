@@ -26,9 +26,9 @@ from .item import (
     MESSAGE_VERSION,
     PROBE_KIND,
     encode_message,
-    kind,
 )
 from .item import GONE as GONE_REASON
+from .valid import kind
 
 if TYPE_CHECKING:
     from ..management import Prober

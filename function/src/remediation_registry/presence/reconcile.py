@@ -21,9 +21,10 @@ from .. import contract
 from ..store import for_log
 from ..telemetry import MetricGroup
 from . import hooks
-from .item import DEADLINE, EXPIRED, ONLINE, RECONCILED, TOKEN, integer, problem
+from .item import DEADLINE, EXPIRED, ONLINE, RECONCILED, TOKEN, integer
 from .store import Outcome
 from .transitions import Contended, view
+from .valid import problem
 
 if TYPE_CHECKING:
     from .track import Presence

@@ -18,16 +18,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from .item import (
     AGENT_ID,
-    CONNECTED,
     CONNECTIONS,
     DEADLINE,
     EVENT,
-    FORMAT,
-    FORMAT_VERSION,
     OFFLINE,
     ONLINE,
     PENDING,
@@ -38,7 +35,6 @@ from .item import (
     TOKEN,
     UPDATED_AT,
     integer,
-    problem,
     to_map,
 )
 
@@ -54,31 +50,6 @@ UNKNOWN = "unknown"  # no presence item (e.g. connected before presence was enab
 SUPERSEDED = "superseded"  # a condition failed: another write decided first
 REPAIRED = "repaired"  # the item was invalid and was replaced (state, sequence)
 
-_NAMES = {
-    "#agent": AGENT_ID,
-    "#state": STATE,
-    "#seq": SEQUENCE,
-    "#since": SINCE,
-    "#reason": REASON,
-    "#conns": CONNECTIONS,
-    "#pending": PENDING,
-    "#event": EVENT,
-    "#updated": UPDATED_AT,
-    "#format": FORMAT,
-    "#token": TOKEN,
-}
-_CONSTANTS = {
-    ":online": {"S": ONLINE},
-    ":offline": {"S": OFFLINE},
-    ":connected": {"S": CONNECTED},
-    ":zero": {"N": "0"},
-    ":one": {"N": "1"},
-    ":format": {"N": str(FORMAT_VERSION)},
-    ":N": {"S": "N"},
-    ":S": {"S": "S"},
-    ":M": {"S": "M"},
-    ":SS": {"S": "SS"},
-}
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z]+")
 
 SEQ_IS_NUMBER = "attribute_type(#seq, :N)"
@@ -88,6 +59,7 @@ LAST_CONNECTION = (
     "#state = :online AND attribute_type(#conns, :SS) AND size(#conns) = :one AND contains(#conns, :cidS)"
     " AND attribute_not_exists(#pending)"
 )
+NO_WINDOW = " AND attribute_not_exists(#pending)"
 GO_OFFLINE = "SET #state = :offline, #seq = #seq + :one, #since = :since, #reason = :reason, #event = :detail"
 
 
@@ -109,6 +81,26 @@ def now_ms() -> int:
 
 
 class PresenceStore:
+    # The attribute names and constant values requests may use (each request sends those it uses).
+    NAMES: ClassVar[Mapping[str, str]] = {
+        "#agent": AGENT_ID,
+        "#state": STATE,
+        "#seq": SEQUENCE,
+        "#since": SINCE,
+        "#reason": REASON,
+        "#conns": CONNECTIONS,
+        "#pending": PENDING,
+        "#event": EVENT,
+        "#updated": UPDATED_AT,
+    }
+    CONSTANTS: ClassVar[Mapping[str, Any]] = {
+        ":online": {"S": ONLINE},
+        ":offline": {"S": OFFLINE},
+        ":one": {"N": "1"},
+        ":N": {"S": "N"},
+        ":SS": {"S": "SS"},
+    }
+
     def __init__(self, client: Any, table_name: str, clock: Optional[Callable[[], int]] = None) -> None:
         self.client = client
         self.table_name = table_name
@@ -144,8 +136,8 @@ class PresenceStore:
             if done is not None:
                 return Outcome(WENT_OFFLINE, integer(done, SEQUENCE), reason, since)
         repair = {"remove": connection_id, "since": since, "detail": detail}
-        if item is None or problem(item) is not None:
-            return self._unexpected(agent_id, item, **repair)
+        if item is None:
+            return Outcome(UNKNOWN)
         done, item = self._update(
             agent_id,
             "DELETE #conns :cid SET #updated = :now",
@@ -153,8 +145,8 @@ class PresenceStore:
             values,
             "ALL_NEW",
         )
-        if done is None or problem(done) is not None:
-            return self._unexpected(agent_id, item if done is None else done, **repair)
+        if done is None:
+            return self._unexpected(agent_id, item, **repair)
         return self._after_close(agent_id, done, values, window, grace_ms, reason, since, detail)
 
     def _window(self, values: Dict[str, Any], reason: str, since: int, grace_ms: int) -> Outcome:
@@ -183,12 +175,12 @@ class PresenceStore:
         detail: Mapping[str, Any],
     ) -> Outcome:
         """T2 b's new image: open the window if a concurrent close removed the agent's other connection."""
-        if item[STATE] != {"S": ONLINE}:
+        if item.get(STATE) != {"S": ONLINE}:
             return Outcome(NOT_ONLINE)
         if CONNECTIONS in item or PENDING in item:
             return Outcome(STILL_ONLINE if CONNECTIONS in item else PENDING_ALREADY)
         if grace_ms == 0:
-            return self._offline(agent_id, reason, since, detail, preempt=False)
+            return self._offline(agent_id, reason, since, detail, NO_WINDOW)
         done, _ = self._update(
             agent_id,
             "SET #pending = :pending, #updated = :now",
@@ -199,20 +191,11 @@ class PresenceStore:
         return window if done is not None else Outcome(SUPERSEDED)
 
     def _offline(
-        self,
-        agent_id: str,
-        reason: str,
-        since: int,
-        detail: Mapping[str, Any],
-        preempt: bool,
-        extra: Optional[Dict[str, Any]] = None,
+        self, agent_id: str, reason: str, since: int, detail: Mapping[str, Any], condition: str = "", **values: Any
     ) -> Outcome:
-        condition = f"#state = :online AND attribute_not_exists(#conns) AND {SEQ_IS_NUMBER}"
-        if not preempt:
-            condition += " AND attribute_not_exists(#pending)"
-        if extra:
-            condition += " AND #updated = :seen"
-        values = {":since": {"N": str(since)}, ":reason": {"S": reason}, ":detail": to_map(detail), **(extra or {})}
+        """T4 b: offline, if online with no connection (and `condition`: more of what must still hold)."""
+        condition = f"#state = :online AND attribute_not_exists(#conns) AND {SEQ_IS_NUMBER}{condition}"
+        values.update({":since": {"N": str(since)}, ":reason": {"S": reason}, ":detail": to_map(detail)})
         done, item = self._update(
             agent_id, f"{GO_OFFLINE}, #updated = :now REMOVE #pending", condition, values, "ALL_NEW"
         )
@@ -227,14 +210,14 @@ class PresenceStore:
         """(the attributes ReturnValues asked for, None) or, when the condition failed, (None, the item as it
         was: None if absent)."""
         used = set(_PLACEHOLDER.findall(f"{update} {condition}"))
-        given = {**_CONSTANTS, ":now": {"N": str(self.clock())}, **values}
+        given = {**self.CONSTANTS, ":now": {"N": str(self.clock())}, **values}
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key={AGENT_ID: {"S": agent_id}},
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={name: value for name, value in _NAMES.items() if name in used},
+                ExpressionAttributeNames={name: value for name, value in self.NAMES.items() if name in used},
                 ExpressionAttributeValues={name: value for name, value in given.items() if name in used},
                 ReturnValues=returns,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -247,4 +230,4 @@ class PresenceStore:
     def _unexpected(self, agent_id: str, item: Optional[Dict[str, Any]], **repair: Any) -> Outcome:
         """A failed condition's item: none (UNKNOWN), or another write won (SUPERSEDED; with the attribute at
         fault when the item is invalid: `$disconnect` leaves the repair to the reconciler, Transitions repairs)."""
-        return Outcome(UNKNOWN) if item is None else Outcome(SUPERSEDED, invalid=problem(item))
+        return Outcome(UNKNOWN) if item is None else Outcome(SUPERSEDED)

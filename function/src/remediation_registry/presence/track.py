@@ -44,8 +44,7 @@ class Presence:
 
     @property
     def queue_url(self) -> str:
-        why = "with PRESENCE_TABLE set, this function sends grace and probe messages to that SQS queue"
-        return config.required(self.settings.queue_url, "PRESENCE_QUEUE_URL", why)
+        return config.required(self.settings.queue_url, "PRESENCE_QUEUE_URL", "presence sends grace and probe messages")
 
     def send(self, body: str, delay_seconds: int) -> None:
         """SendMessage to the presence queue (the runtime's SQS client, created on first use)."""
@@ -84,8 +83,6 @@ def of(rt: Runtime, store: Type[PresenceStore] = PresenceStore) -> Presence:
         if settings is None:
             raise config.ConfigError("PRESENCE_TABLE is not set")
         found = rt.presence = Presence(rt, settings, store)
-    elif not isinstance(found.store, store):  # one process serving several routes (tests, a local run)
-        found.store = store(rt.dynamodb, found.settings.table_name, found.store.clock)
     return found
 
 

@@ -11,7 +11,7 @@ offline_if_empty and repair.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple
 
 from .item import (
     AGENT_ID,
@@ -29,15 +29,15 @@ from .item import (
     SEQUENCE,
     SINCE,
     STATE,
+    TOKEN,
     UPDATED_AT,
     integer,
-    kind,
-    problem,
     to_map,
 )
 from .store import (
     CONNS_ARE_A_SET,
     JOINED,
+    NO_WINDOW,
     NOT_ONLINE,
     PENDING_ALREADY,
     REPAIRED,
@@ -50,6 +50,7 @@ from .store import (
     Outcome,
     PresenceStore,
 )
+from .valid import kind, problem
 
 
 class View(NamedTuple):
@@ -99,6 +100,16 @@ PENDING_IS_A_MAP = "(attribute_not_exists(#pending) OR attribute_type(#pending, 
 
 
 class Transitions(PresenceStore):
+    NAMES: ClassVar[Mapping[str, str]] = {**PresenceStore.NAMES, "#format": FORMAT, "#token": TOKEN}
+    CONSTANTS: ClassVar[Mapping[str, Any]] = {
+        **PresenceStore.CONSTANTS,
+        ":connected": {"S": CONNECTED},
+        ":zero": {"N": "0"},
+        ":format": {"N": str(FORMAT_VERSION)},
+        ":S": {"S": "S"},
+        ":M": {"S": "M"},
+    }
+
     # -- T1 --------------------------------------------------------------------------------------------
     def connected(self, agent_id: str, connection_id: str, connected_at: int, detail: Mapping[str, Any]) -> Outcome:
         """T1: b (join an online agent: the common case, one write), else a (the online transition), else b."""
@@ -181,14 +192,16 @@ class Transitions(PresenceStore):
             return Outcome(NOT_ONLINE if found.state != ONLINE else STILL_ONLINE)
         if found.pending is not None and not (member or preempt):
             return Outcome(PENDING_ALREADY)
-        return self._offline(agent_id, reason, since, detail, preempt=True)
+        return self._offline(agent_id, reason, since, detail)
 
     def offline_if_empty(
         self, agent_id: str, reason: str, since: int, detail: Mapping[str, Any], expected_updated_at: Optional[int]
     ) -> Outcome:
         """The reconciler's T4 b: offline an agent found online without connections or window (as read)."""
-        extra = {} if expected_updated_at is None else {":seen": {"N": str(expected_updated_at)}}
-        return self._offline(agent_id, reason, since, detail, preempt=False, extra=extra)
+        if expected_updated_at is None:
+            return self._offline(agent_id, reason, since, detail, f"{NO_WINDOW} AND attribute_not_exists(#updated)")
+        seen = {":seen": {"N": str(expected_updated_at)}}
+        return self._offline(agent_id, reason, since, detail, f"{NO_WINDOW} AND #updated = :seen", **seen)
 
     def repair(self, agent_id: str, item: Mapping[str, Any]) -> Outcome:
         """Repair an item the reconciler found invalid (as _repair: conditional on it being unchanged)."""

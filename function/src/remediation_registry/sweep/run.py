@@ -17,6 +17,7 @@ from ..telemetry import MetricGroup, Telemetry
 from .position import PassState, PositionClient, PositionStore
 from .report import SweepReport, emit
 from .store import PAGE_SIZE, Page, SweepStore
+from .store import expired as is_expired
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -99,7 +100,7 @@ class Sweeper:
         live: List[Connection] = []
         min_age = self.settings.probe_min_age_seconds
         for connection in page:
-            if connection.expired(now, self.max_age):
+            if is_expired(connection, now, self.max_age):
                 expired.append(connection)
             elif self.prober is not None and (
                 connection.connected_at_ms is None or now - connection.connected_at_ms / 1000.0 >= min_age
