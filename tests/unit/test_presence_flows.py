@@ -581,6 +581,31 @@ def test_an_agent_connected_before_presence_was_enabled_stays_unknown(stack: Pre
     assert stack.queue.sent == []
 
 
+@pytest.mark.usefixtures("no_retry_delay")
+def test_a_lost_delete_answer_still_closes_the_connection_of_the_agent_the_authorizer_names(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    """The retried DeleteItem finds nothing; the $connect authorizer's context (repeated by API Gateway in
+    every event of the connection) still names the agent, so its grace window opens all the same."""
+    from tests.support.events import FakeContext, disconnect_event
+    from tests.support.faults import SendInterceptor, lose_first_delete_response
+
+    stack.connect(AGENT, "C1")
+    rt = stack.runtime()
+    rt.presence = None
+    SendInterceptor(rt.dynamodb, lambda operation, attempt: None, lose_first_delete_response)
+    event = disconnect_event("C1", status_code=1006, reason="Connection lost")
+    event["requestContext"]["authorizer"] = {"principalId": AGENT, "clientType": "agent", "agentId": AGENT}
+
+    assert handlers.disconnect(event, FakeContext()) == {"statusCode": 200, "body": "disconnected"}
+
+    line = logs.one("connection already gone")
+    assert (line["deleteRetried"], line["presence"]) == (True, "grace")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+
+
 def test_presence_off_creates_no_client_and_adds_nothing_to_the_lines(aws: None, logs: LogReader) -> None:
     from tests.support.events import FakeContext, connect_event, disconnect_event
     from tests.support.resources import Table
