@@ -24,7 +24,7 @@ DOC_DIRS := $(TF_DIRS)
 PY_DIRS := function scripts tests bench
 
 .PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
-        package-check tf-test iam-lint unit faults e2e compat matrix bench clean
+        package-check tf-test iam-lint unit dataplane faults e2e compat matrix bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,7 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
 	@$(MAKE) unit
+	@$(MAKE) dataplane
 	@$(MAKE) faults
 	@$(MAKE) compat
 	@$(MAKE) matrix
@@ -98,6 +99,9 @@ iam-lint: ## the root module's terraform tests and parliament on every IAM polic
 
 unit: ## pytest: the function against moto
 	$(PY) -m pytest tests/unit -q
+
+dataplane: ## pytest: the local stand-ins (gateway, event source mappings, schedules, SigV4) against a moto server
+	$(PY) -m pytest tests/dataplane -q
 
 faults: ## pytest: fuzzing, injected throttling, load against moto server
 	$(PY) -m pytest tests/faults -q -s

@@ -98,7 +98,9 @@ def run_story(stack: Stack, endpoint: str) -> None:
             f"  code {config['CodeSha256'][:12]}... == committed zip"
         )
     for key, route in sorted(gateway.routes.routes.items()):
-        print(f"  route {key:<12} -> {route.function_name}")
+        target = route.function_name or f"MOCK ({'two-way' if route.two_way else 'one-way'}: nothing invoked)"
+        auth = f"  [{route.authorization_type}]" if route.authorization_type != "NONE" else ""
+        print(f"  route {key:<12} -> {target}{auth}")
     print(f"  gateway {gateway.url}   @connections {gateway.connections_api.endpoint}")
 
     banner("3. Real WebSocket clients connect through $connect (query-string identity: demo only)")

@@ -1,7 +1,9 @@
 """What API Gateway's WebSocket data plane reads and sends, for the local gateway (scripts/ws_gateway.py).
 
-- `Routes.load`: the API's routes and their Lambda proxy integrations, read back from the emulated
-  control plane (apigatewayv2 GetRoutes / GetIntegrations / GetApi), as the data plane would use them.
+- `Routes.load`: the API's routes and their integrations (Lambda proxy or MOCK, scripts/ws_mock.py),
+  authorization type (NONE, CUSTOM with a Lambda REQUEST authorizer, AWS_IAM) and route responses,
+  read back from the emulated control plane (apigatewayv2 GetApi / GetRoutes / GetIntegrations /
+  GetIntegrationResponses / GetRouteResponses), as the data plane would use them.
 - `connect_event` / `message_event` / `disconnect_event`: the Lambda proxy events, shaped as API
   Gateway sends them (AWS docs, "WebSocket API: Lambda proxy integration input format").
 - `new_connection_id`: 16 characters of API Gateway's form ("L0SM9cOFvHcCIhw=").
@@ -14,10 +16,12 @@ import fnmatch
 import json
 import os
 import time
+import urllib.parse
 import uuid
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from scripts.offline import REGION, client, now_ms
+from scripts.ws_mock import MockIntegration
 
 
 class GatewaySetupError(RuntimeError):
@@ -26,8 +30,11 @@ class GatewaySetupError(RuntimeError):
 
 class Route(NamedTuple):
     route_key: str
-    function_name: str
+    function_name: Optional[str]  # the Lambda of an AWS_PROXY integration; None for MOCK
     authorizer_id: Optional[str]
+    authorization_type: str = "NONE"  # NONE | CUSTOM | AWS_IAM
+    mock: Optional[MockIntegration] = None
+    two_way: bool = False  # a route response exists: the integration's answer goes back to the client
 
 
 class Authorizer(NamedTuple):
@@ -44,6 +51,8 @@ class Routes(NamedTuple):
     routes: Dict[str, Route]
     authorizers: Dict[str, Authorizer]
     account: str
+    region: str = REGION
+    endpoint: str = ""  # the emulated control plane it was read from (IAM policies are read there too)
 
     @classmethod
     def load(cls, api_id: str, endpoint: str, region: str = REGION) -> Routes:
@@ -61,19 +70,36 @@ class Routes(NamedTuple):
             integration = integrations.get(target.split("/", 1)[1])
             if integration is None:
                 raise GatewaySetupError(f"route {item['RouteKey']} targets a missing integration ({target})")
-            if integration.get("IntegrationType") != "AWS_PROXY":
-                raise GatewaySetupError(f"route {item['RouteKey']}: only Lambda proxy integrations are served")
-            authorizer = item.get("AuthorizerId") if item.get("AuthorizationType") == "CUSTOM" else None
+            kind = integration.get("IntegrationType")
+            mock: Optional[MockIntegration] = None
+            if kind == "MOCK":
+                responses = api.get_integration_responses(ApiId=api_id, IntegrationId=integration["IntegrationId"])
+                mock = MockIntegration.from_api(integration, responses.get("Items", []))
+            elif kind != "AWS_PROXY":
+                raise GatewaySetupError(f"route {item['RouteKey']}: only Lambda proxy and MOCK integrations are served")
+            authorization = item.get("AuthorizationType") or "NONE"
+            authorizer = item.get("AuthorizerId") if authorization == "CUSTOM" else None
             if authorizer is not None and authorizer not in authorizers:
                 found = api.get_authorizer(ApiId=api_id, AuthorizerId=authorizer)
                 if found.get("AuthorizerType") != "REQUEST":
                     raise GatewaySetupError(f"authorizer {authorizer}: only Lambda REQUEST authorizers are served")
                 sources = found.get("IdentitySource") or []
                 authorizers[authorizer] = Authorizer(authorizer, function_name(found["AuthorizerUri"]), list(sources))
-            routes[item["RouteKey"]] = Route(item["RouteKey"], function_name(integration["IntegrationUri"]), authorizer)
+            two_way = False
+            if item.get("RouteResponseSelectionExpression"):
+                listed = api.get_route_responses(ApiId=api_id, RouteId=item["RouteId"]).get("Items", [])
+                two_way = any(response.get("RouteResponseKey") == "$default" for response in listed)
+            routes[item["RouteKey"]] = Route(
+                item["RouteKey"],
+                None if mock is not None else function_name(integration["IntegrationUri"]),
+                authorizer,
+                authorization,
+                mock,
+                two_way,
+            )
         account = client("sts", endpoint, region).get_caller_identity()["Account"]
         selection = described.get("RouteSelectionExpression", "$request.body.action")
-        return cls(api_id, selection, routes, authorizers, account)
+        return cls(api_id, selection, routes, authorizers, account, region, endpoint)
 
     def for_message(self, body: str) -> Optional[Route]:
         """Route selection: `$request.body.<field>` of a JSON message, else `$default`."""
@@ -120,6 +146,15 @@ class ConnectionInfo(NamedTuple):
     headers: Dict[str, str]
     query: Dict[str, List[str]]
     authorizer: Optional[Dict[str, Any]]
+    identity: Optional[Dict[str, str]] = None  # requestContext.identity of an AWS_IAM-authorized connection
+
+
+def handshake_info(query: str, headers: Dict[str, str], source_ip: str) -> ConnectionInfo:
+    """A new connection: its id and connect time, the handshake's source IP, User-Agent, headers, query."""
+    user_agent = next((value for key, value in headers.items() if key.lower() == "user-agent"), "")
+    return ConnectionInfo(
+        new_connection_id(), now_ms(), source_ip or "127.0.0.1", user_agent, headers, urllib.parse.parse_qs(query), None
+    )
 
 
 def _context(
@@ -135,7 +170,9 @@ def _context(
         "stage": stage,
         "connectedAt": info.connected_at_ms,
         "requestTimeEpoch": request_time,
-        "identity": {"userAgent": info.user_agent, "sourceIp": info.source_ip},
+        "identity": dict(info.identity)
+        if info.identity
+        else {"userAgent": info.user_agent, "sourceIp": info.source_ip},
         "requestId": _request_id(),
         "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
         "connectionId": info.connection_id,
@@ -212,6 +249,27 @@ def authorizer_verdict(payload: Any, method_arn: str) -> Optional[Dict[str, Any]
     # API Gateway passes context values on as strings (numbers and booleans are stringified).
     passed = {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
     return {**passed, "principalId": str(payload.get("principalId"))}
+
+
+def run_authorizer(
+    routes: Routes, authorizer_id: str, info: ConnectionInfo, stage: str, invoke: Callable[[str, Dict[str, Any]], Any]
+) -> Tuple[int, Optional[Dict[str, Any]], Any, Dict[str, Any]]:
+    """Run a `$connect` REQUEST authorizer: (HTTP status, context to pass on or None, invocation, event).
+
+    401 without invoking when an identity source is missing, 401 on "Unauthorized", 500 on another
+    error, 403 unless its policy allows the route, else 200 with its context."""
+    authorizer = routes.authorizers[authorizer_id]
+    if not all(identity_present(source, info) for source in authorizer.identity_sources):
+        return 401, None, None, {}  # API Gateway does not even call the authorizer
+    event = authorizer_event(info, routes, stage, routes.region)
+    invocation = invoke(authorizer.function_name, event)
+    error = getattr(invocation, "error", None)
+    context = None if error else authorizer_verdict(getattr(invocation, "payload", None), event["methodArn"])
+    if error:
+        status = 401 if error.get("errorMessage") == "Unauthorized" else 500
+    else:
+        status = 200 if context is not None else 403
+    return status, context, invocation, event
 
 
 def message_event(

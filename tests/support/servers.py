@@ -7,7 +7,6 @@ Both bind 127.0.0.1 on a free port and are stopped by the pid/handle that starte
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 from scripts.offline import moto_override
 from scripts.ws_connections_api import ConnectionsApi, iso
@@ -28,14 +27,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _moto_command() -> str:
-    beside = Path(sys.executable).with_name("moto_server")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("moto_server")
-    if found is None:
-        raise RuntimeError("moto_server is not installed: run `make tools`")
-    return found
+def _moto_command() -> List[str]:
+    """moto's server with the corrections of scripts/moto_launch.py (moto from this interpreter)."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        raise RuntimeError("moto is not installed in this interpreter: run `make tools`") from None
+    return [sys.executable, str(Path(__file__).resolve().parents[2] / "scripts" / "moto_launch.py")]
 
 
 @contextmanager
@@ -44,7 +42,7 @@ def moto_server(log_path: Optional[Path] = None) -> Iterator[str]:
     port = free_port()
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [_moto_command(), "-H", "127.0.0.1", "-p", str(port)],
+        [*_moto_command(), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

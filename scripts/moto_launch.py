@@ -1,0 +1,109 @@
+"""`moto_server` with the corrections the local stand-ins need (run as `python scripts/moto_launch.py -H .. -p ..`).
+
+moto plays AWS's control planes here; the data planes that moto would otherwise play itself are played by
+the stand-ins in scripts/ instead. Four corrections, each checked by tests/dataplane/test_moto_launch.py:
+
+1. Event source mappings stay control-plane records only. moto links a mapping to its queue or table
+   and, on every SendMessage / every write, invokes the function itself in Docker. Without a Docker
+   daemon (offline runs have none) that invocation fails, with side effects that break an emulation:
+   - SQS: each SendMessage makes moto *receive* up to BatchSize visible messages (their
+     ApproximateReceiveCount grows, so the redrive policy moves them to the DLQ early) and then make
+     them visible again;
+   - DynamoDB: after each write moto treats the error text as a result and *empties the stream's
+     shard*, so GetRecords never sees a record of a table that has a mapping.
+   Here the link is removed right after CreateEventSourceMapping: List/Get/Update/Delete still answer
+   as before, and scripts/esm_sqs.py / scripts/esm_streams.py poll as Lambda's pollers do.
+2. DynamoDB Streams: "If you perform a PutItem or UpdateItem operation that does not change any data in
+   an item, DynamoDB Streams does not write a stream record for that operation."
+   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). moto writes a MODIFY
+   record with OldImage == NewImage: dropped here.
+3. DynamoDB Streams: an UpdateItem that creates an item is one INSERT in DynamoDB. moto first stores the
+   bare key and then applies the update, writing two INSERT records (the first with only the key as
+   NewImage). The second replaces the first here (same sequence number), so the stream holds one INSERT.
+4. API Gateway v2 GetRouteResponses (the list of a route's responses, which tells a two-way route from a
+   one-way one) answers HTTP 500 in moto: it stores route responses but has no handler for the list.
+   Added here from moto's own models.
+
+Nothing else changes; any other argument goes to moto's own `moto_server` entry point.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, List, Optional
+
+
+def _unlink_event_source_mappings() -> None:
+    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415 - moto is imported only in the server process
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    original: Callable[..., Any] = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self: Any, spec: Any) -> Any:
+        esm = original(self, spec)
+        holders: List[Any] = list(sqs_backends[self.account_id][self.region_name].queues.values())
+        holders += list(dynamodb_backends[self.account_id][self.region_name].tables.values())
+        for holder in holders:
+            links = getattr(holder, "lambda_event_source_mappings", {})
+            for key in [key for key, value in links.items() if value is esm]:
+                del links[key]
+        return esm
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+
+
+def _faithful_stream_records() -> None:
+    from moto.dynamodb.models.table import StreamRecord, StreamShard  # noqa: PLC0415
+
+    original: Callable[..., Any] = StreamShard.add
+
+    def add(self: Any, old: Optional[Any], new: Optional[Any]) -> None:
+        if old is not None and new is not None and old.to_json() == new.to_json():
+            return  # correction 2: a write that changes nothing writes no record
+        if old is None and new is not None and self.items:
+            last = self.items[-1].record
+            keys = StreamRecord(self.table, "KEYS_ONLY", "INSERT", None, new, 0).record["dynamodb"]["Keys"]
+            if (
+                last["eventName"] == "INSERT"
+                and last["dynamodb"]["Keys"] == keys
+                and last["dynamodb"].get("NewImage", keys) == keys
+            ):
+                # correction 3: the bare-key INSERT of moto's UpdateItem becomes the one INSERT
+                sequence = int(last["dynamodb"]["SequenceNumber"])
+                view = self.table.stream_specification["StreamViewType"]
+                self.items[-1] = StreamRecord(self.table, view, "INSERT", None, new, sequence)
+                return
+        original(self, old, new)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+
+
+def _get_route_responses() -> None:
+    import json  # noqa: PLC0415
+
+    from moto.apigatewayv2.responses import ApiGatewayV2Response  # noqa: PLC0415
+
+    if hasattr(ApiGatewayV2Response, "get_route_responses"):
+        return  # moto has it now
+
+    def get_route_responses(self: Any) -> Any:
+        parts = self.path.split("/")  # /v2/apis/<api>/routes/<route>/routeresponses
+        route = self.apigatewayv2_backend.get_route(parts[-4], parts[-2])
+        return 200, {}, json.dumps({"items": [response.to_json() for response in route.route_responses.values()]})
+
+    ApiGatewayV2Response.get_route_responses = get_route_responses  # type: ignore[attr-defined]
+
+
+def main(argv: List[str]) -> int:
+    _unlink_event_source_mappings()
+    _faithful_stream_records()
+    _get_route_responses()
+    from moto.server import main as moto_main  # noqa: PLC0415
+
+    moto_main(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
