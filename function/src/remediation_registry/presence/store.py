@@ -4,13 +4,15 @@ Every transition online <-> offline is ONE conditional UpdateItem: whoever's wri
 and the table's stream carries it once (the announcer publishes it). Every write names its attributes
 through ExpressionAttributeNames, guards the types it relies on (so an invalid item fails the condition
 instead of the update) and asks for the item on a failed condition (ReturnValuesOnConditionCheckFailure:
-no read, no extra request). An item found invalid is replaced by one conditional PutItem (repair,
-transitions.py), only if it is still the item that was read; its sequence still grows.
+no read, no extra request).
 
-This module holds what `$disconnect` needs (its zip stays small): the requests, the repair, and
+This module holds what `$disconnect` needs (its zip stays under 16 KiB): the requests, and
   T2 closed         $disconnect: the last connection closes -> a grace window opens (pending), or with
                     grace 0 the offline transition itself; another connection left -> nothing more
-The other transitions (T1, T3, T4) are in transitions.py.
+The other transitions (T1, T3, T4) and the repair of an invalid item (one conditional PutItem, only if it
+is still the item that was read; its sequence still grows) are in transitions.py, the validation in
+valid.py: on an invalid item, `$disconnect`'s writes fail their condition and change nothing, and the
+reconciler repairs it.
 """
 
 from __future__ import annotations
