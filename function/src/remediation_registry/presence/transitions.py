@@ -1,4 +1,4 @@
-"""The transitions other than `$disconnect`'s (store.py has T2, the requests and the repair):
+"""The transitions other than `$disconnect`'s (store.py has T2 and the requests):
 
   T1 connected      $connect: join an online agent (b), else the online transition (a); b, a, b at most
   T3 grace_expired  the checker, on the grace message: offline if the window it names is still open
