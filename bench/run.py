@@ -100,7 +100,7 @@ def main(argv: Sequence[str]) -> int:
             log(f"stub DynamoDB/EventBridge endpoint on {endpoint}")
             log("verifying both handlers (one JSON line per event, stub counters) ...")
             results["verify"] = verify(pkg, endpoint, stub)
-            log("requests per disconnect, agent tracking off and on ...")
+            log("requests per disconnect, presence off and on ...")
             results["requests"] = requests_per_disconnect(pkg, endpoint, stub)
             log(f"callgrind: 9 fresh processes, 2 at a time (cold start, {args.events} warm events, floors) ...")
             results["instructions"] = instruction_counts(pkg, endpoint, args.events)
