@@ -4,8 +4,9 @@
 Each function ships only the modules it can import: the modules every function shares, plus its own
 route's (disconnect.py, connect.py, the sweep/ subpackage, checker.py, announce.py: the handlers import
 each lazily, inside the only function that uses it) and what only some routes need (events.py, the
-API Gateway event parser; management.py, the @connections client; the presence/ modules each function
-imports). A smaller package is less to download and unpack per cold start, and `$disconnect`'s stays
+API Gateway event parser; claims.py, where identity comes from; identity.py, who is connecting, with its
+regular expressions and unicodedata; management.py, the @connections client; the presence/ modules
+each function imports). A smaller package is less to download and unpack per cold start, and `$disconnect`'s stays
 under 16 KiB (BENCHMARKS.md).
 
 An archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
@@ -48,8 +49,8 @@ PACKAGE = "remediation_registry"
 _T2 = ("presence/__init__.py", "presence/item.py", "presence/store.py", "presence/track.py")
 _TRANSITIONS = (*_T2, "presence/hooks.py", "presence/transitions.py", "presence/valid.py")
 ONLY = {
-    "connect": ("connect.py", "events.py", *_TRANSITIONS),
-    "disconnect": ("disconnect.py", "events.py", *_T2),
+    "connect": ("connect.py", "claims.py", "events.py", "identity.py", *_TRANSITIONS),
+    "disconnect": ("disconnect.py", "claims.py", "events.py", *_T2),
     "events": ("announce.py", "presence/__init__.py", "presence/item.py", "presence/valid.py"),
     "presence": ("checker.py", "management.py", "presence/"),
     "sweeper": ("management.py", "sweep/", *_TRANSITIONS),

@@ -62,6 +62,8 @@ SHIPPED_BY = {
     "remediation_registry/connect.py": {"connect"},
     "remediation_registry/disconnect.py": {"disconnect"},
     "remediation_registry/events.py": {"connect", "disconnect"},
+    "remediation_registry/claims.py": {"connect", "disconnect"},
+    "remediation_registry/identity.py": {"connect"},
     "remediation_registry/management.py": {"presence", "sweeper"},
     "remediation_registry/sweep/": {"sweeper"},
     "remediation_registry/checker.py": {"presence"},
@@ -98,10 +100,11 @@ def test_each_committed_zip_holds_exactly_its_functions_stripped_sources(functio
 
 
 # What each function imports lazily, beyond lambda_entry's module-level imports: its route's module and
-# what that imports (with presence on: the presence modules it calls).
+# what that imports (with presence on: the presence modules it calls; `$disconnect` when a DeleteItem
+# answer was lost: claims.py).
 LAZY = {
     "connect": ["connect", "presence.hooks"],
-    "disconnect": ["disconnect", "presence.track"],
+    "disconnect": ["disconnect", "presence.track", "claims"],
     "events": ["announce"],
     "presence": ["checker"],
     "sweeper": ["sweep.run", "management", "presence.hooks"],

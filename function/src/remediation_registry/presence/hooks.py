@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..store import for_log
+from ..telemetry import MetricGroup
 from .item import PROBE_KIND, encode_message
 from .store import Outcome
 from .track import _ERRORS, Presence, _failure, of
@@ -39,6 +41,19 @@ def store(found: Presence) -> Transitions:
 def delay_seconds(seconds: float) -> int:
     """DelaySeconds for a message due in `seconds`: whole seconds, at least 1, at most SQS's 900."""
     return max(1, min(MAX_DELAY_SECONDS, int(-(-seconds // 1))))
+
+
+def report(found: Presence, agent_id: str, connection_id: Optional[str], outcome: Outcome) -> None:
+    """The log lines (and metrics) of an outcome: an invalid item, a reconnect within grace, a transition."""
+    log, fields = found.telemetry.log, {"agentId": for_log(agent_id), "connectionId": connection_id}
+    if outcome.invalid is not None:
+        found_item = {**fields, "attribute": outcome.invalid, "repairedTo": outcome.state}
+        metric = MetricGroup({}, [("InvalidPresenceItems", "Count", 1)])
+        log("ERROR", "presence item invalid", found_item, [metric])
+    if outcome.reconnect:
+        metric = MetricGroup({}, [("ReconnectsWithinGrace", "Count", 1)])
+        log("INFO", "agent reconnected within grace", fields, [metric])
+    found.report(agent_id, connection_id, outcome)
 
 
 def probe_delay(found: Presence, now: int, last_active: Optional[int]) -> int:
@@ -69,7 +84,7 @@ def connected(
         fields = {**_failure(agent_id, connection_id, exc), "step": step, "result": "refused"}
         rt.telemetry.log("ERROR", "agent presence not recorded", fields, _ERRORS)
         return None
-    found.report(agent_id, connection_id, outcome)
+    report(found, agent_id, connection_id, outcome)
     return outcome.kind
 
 
@@ -87,7 +102,7 @@ def dead(
     found = presence(rt)
     fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": found.clock()}
     outcome = store(found).dead(agent_id, connection_id, reason, since, fields, preempt)
-    found.report(agent_id, connection_id, outcome)
+    report(found, agent_id, connection_id, outcome)
     return outcome
 
 
@@ -95,5 +110,5 @@ def grace_expired(rt: Runtime, agent_id: str, token: str) -> Outcome:
     """T3, for the checker's grace message (raises the store's errors: the message is retried)."""
     found = presence(rt)
     outcome = store(found).grace_expired(agent_id, token)
-    found.report(agent_id, None, outcome)
+    report(found, agent_id, None, outcome)
     return outcome

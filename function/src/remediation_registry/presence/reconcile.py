@@ -119,5 +119,5 @@ def _reconcile(presence: Presence, item: Dict[str, Any], now: int, census: Censu
 
 
 def _done(presence: Presence, agent_id: str, connection_id: Any, outcome: Outcome, census: Census, what: str) -> None:
-    presence.report(agent_id, connection_id, outcome)
+    hooks.report(presence, agent_id, connection_id, outcome)
     census.count(what if outcome.sequence is not None else f"{what}Superseded")

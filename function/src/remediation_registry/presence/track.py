@@ -5,9 +5,9 @@
 The other routes' calls (`$connect`, the sweeper, the checker) are in hooks.py.
 
 Log lines: `agent online` (INFO, metric AgentWentOnline), `agent offline` (WARNING, AgentWentOffline by
-Reason), `agent reconnected within grace` (INFO, ReconnectsWithinGrace), `presence item invalid`
-(ERROR, InvalidPresenceItems), `agent presence not recorded` / `grace check not scheduled` (ERROR,
-PresenceErrors).
+Reason), `agent presence not recorded` / `grace check not scheduled` (ERROR, PresenceErrors); hooks.py
+adds `agent reconnected within grace` (INFO, ReconnectsWithinGrace) and `presence item invalid` (ERROR,
+InvalidPresenceItems), which `$disconnect` never writes.
 """
 
 from __future__ import annotations
@@ -53,13 +53,10 @@ class Presence:
     def report(
         self, agent_id: str, connection_id: Optional[str], outcome: Outcome, fields: Optional[Mapping[str, Any]] = None
     ) -> None:
-        """The log lines (and metrics) of a presence write's outcome."""
+        """The transition's log line (and metric) of a presence write's outcome (hooks.report adds the others)."""
         base: Dict[str, Any] = {"agentId": for_log(agent_id), "connectionId": connection_id}
         base.update(outcome.event or {}, **(fields or {}))
         log = self.telemetry.log
-        if outcome.invalid is not None:
-            found = {**base, "attribute": outcome.invalid, "repairedTo": outcome.state}
-            log("ERROR", "presence item invalid", found, [MetricGroup({}, [("InvalidPresenceItems", "Count", 1)])])
         state = outcome.state if outcome.kind == REPAIRED else outcome.kind
         if state in (ONLINE, OFFLINE):
             reason, online = str(outcome.reason or CONNECTED), state == ONLINE
@@ -67,9 +64,6 @@ class Presence:
             base["abnormal"] = reason in ABNORMAL_REASONS
             metric = MetricGroup({} if online else {"Reason": reason}, [(f"AgentWent{state.title()}", "Count", 1)])
             log("INFO" if online else "WARNING", f"agent {state}", base, [metric])
-        elif outcome.reconnect:
-            metric = MetricGroup({}, [("ReconnectsWithinGrace", "Count", 1)])
-            log("INFO", "agent reconnected within grace", base, [metric])
         elif state == SUPERSEDED:
             log("DEBUG", "presence transition superseded", base)
 
