@@ -23,7 +23,7 @@ TF_DIRS := . modules/lambda-function examples/complete examples/existing-table e
 DOC_DIRS := $(TF_DIRS)
 PY_DIRS := function scripts tests bench examples/agent-client
 
-.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
+.PHONY: help demo local-stack test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
         package-check tf-test iam-lint unit agent-client dataplane faults e2e compat matrix bench clean
 
 help: ## List the targets
@@ -31,6 +31,9 @@ help: ## List the targets
 
 demo: tools-core ## Offline demo: apply examples/local on moto, real WebSocket clients via a local gateway, AWS's Lambda runtime, sweep, destroy
 	$(PY) scripts/demo.py
+
+local-stack: tools-core ## examples/local live until Ctrl-C, for the agent client by hand (ARGS="--identity iam --agent agent-07")
+	$(PY) scripts/local_stack.py $(ARGS)
 
 test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, engine matrix, end-to-end
 	@$(MAKE) lint
