@@ -6,8 +6,9 @@ are that client, unchanged.
 BackgroundAgent thread), with query-string identity or SigV4-presigned with a principal's
 credentials. Its User-Agent names it (`remediation-agent-client/1.0 (<name>)`), so the gateway's
 `$connect` records tell which connections are its. Faults, played from outside the client:
-- `cut()`: its network drops for a moment: the current TCP connection is reset (the gateway sees
-  1006) and the client, unaware of why, reconnects per the contract;
+- `cut(until)`: its network drops: the current TCP connection is reset (the gateway sees 1006) and,
+  until the event `until` is set, every attempt to connect is refused (its URL points nowhere); the
+  client, unaware of why, reconnects per the contract once the network is back;
 - `crash()`: the process dies: TCP reset, no close frame, no reconnect;
 - `silence()` (a `silenceable` agent, which reaches the gateway through relays, scripts/ws_relay.py,
   one per connection attempt): the host goes silent: nothing more reaches the gateway or the client,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import socket
 import struct
 import sys
@@ -44,6 +46,9 @@ from remediation_agent import (  # noqa: E402 - the folder users copy, imported 
 )
 
 __all__ = ["Agent", "ClientConfig", "LinkRecord", "start_agent", "user_agent"]
+
+
+UNREACHABLE = "ws://127.0.0.1:1/live"  # nothing listens on port 1: the connection is refused
 
 
 def user_agent(name: str) -> str:
@@ -76,6 +81,8 @@ class Agent:
         self.background = BackgroundAgent(client)
         self._lines = lines
         self.relays = relays
+        self.silent = False  # a silent host: every relay, also one opened later, drops everything
+        self.network_back: Optional[threading.Event] = None  # set: the network is up again after a cut
 
     # --- what it did ----------------------------------------------------------------------------------
 
@@ -112,9 +119,15 @@ class Agent:
         self.background.wait_connected(timeout)
         return self
 
-    def cut(self) -> None:
-        """A network blip: reset the current TCP connection; the client reconnects on its own."""
+    def cut(self, until: Optional[threading.Event] = None) -> None:
+        """A network blip: reset the current TCP connection; with `until`, no connection can be made
+        before it is set. The client reconnects on its own."""
+        self.network_back = until
         self.background.call(_reset_current)
+
+    @property
+    def network_down(self) -> bool:
+        return self.network_back is not None and not self.network_back.is_set()
 
     def crash(self) -> None:
         """The process dies: TCP reset, no close frame, no reconnect."""
@@ -127,6 +140,7 @@ class Agent:
         self.background.stop()
 
     def silence(self) -> None:
+        self.silent = True
         for relay in list(self.relays):
             relay.silence()
 
@@ -159,6 +173,7 @@ def start_agent(
     credentials: Any = None,
     region: str = REGION,
     silenceable: bool = False,
+    rng: Optional[random.Random] = None,
     wait: bool = True,
     timeout: float = 30,
 ) -> Agent:
@@ -166,12 +181,17 @@ def start_agent(
     botocore-style `credentials`), else with query-string identity (`client_type`, `agent_id`)."""
     relays: List[Relay] = []
     creds = principal.credentials if principal is not None else credentials
+    holder: List[Agent] = []
 
     def target() -> str:
+        if holder and holder[0].network_down:
+            return UNREACHABLE
         if not silenceable:
             return url
         relay, through = relay_for(url)
         relays.append(relay)
+        if holder and holder[0].silent:
+            relay.silence()  # a silent host stays silent, whatever its client tries
         return through
 
     source: Callable[[], str]
@@ -191,7 +211,8 @@ def start_agent(
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     configured = dataclasses.replace(config, user_agent=user_agent(name))
-    agent = Agent(name, AgentClient(source, configured, name=name, logger=logger), lines, relays)
+    agent = Agent(name, AgentClient(source, configured, name=name, logger=logger, rng=rng), lines, relays)
+    holder.append(agent)
     agent.background.start()
     if wait:
         agent.wait_connected(timeout)
