@@ -39,6 +39,12 @@ locals {
     aws_apigatewayv2_route.connect[*].id,
     aws_apigatewayv2_route.connect[*].target,
     aws_apigatewayv2_route.connect[*].authorizer_id,
+    aws_apigatewayv2_route.connect[*].authorization_type,
+    aws_apigatewayv2_integration.heartbeat[*].id,
+    [for integration in aws_apigatewayv2_integration.heartbeat : jsonencode(integration.request_templates)],
+    aws_apigatewayv2_route.heartbeat[*].id,
+    aws_apigatewayv2_route.heartbeat[*].route_key,
+    aws_apigatewayv2_route.heartbeat[*].target,
     [for key in sort(keys(var.deployment.triggers)) : "${key}=${var.deployment.triggers[key]}"],
   )
 }
@@ -57,5 +63,5 @@ resource "aws_apigatewayv2_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_apigatewayv2_route.disconnect, aws_lambda_permission.disconnect, aws_apigatewayv2_route.connect, aws_lambda_permission.connect]
+  depends_on = [aws_apigatewayv2_route.disconnect, aws_lambda_permission.disconnect, aws_apigatewayv2_route.connect, aws_lambda_permission.connect, aws_apigatewayv2_route.heartbeat]
 }

@@ -1,19 +1,30 @@
 # Optional $connect writer (connect.enabled): registers each new connection with one PutItem of the
 # item contract (function/src/remediation_registry/contract.py), or refuses the handshake when the
 # connection carries no usable identity. Off by default: many APIs already own their $connect route.
+# With presence it also brings the agent online and starts the connection's liveness probes.
 #
-#   client connects ──> $connect route [REQUEST authorizer] ──> Lambda <name>-connect ──> PutItem
+#   client connects ──> $connect route [CUSTOM authorizer | AWS_IAM | NONE] ──> Lambda <name>-connect ──> PutItem
+#                                                                                   └─ agents: SendMessage(probe), presence UpdateItem
 
 locals {
   connect_name = "${var.name}-connect"
 
-  connect_environment = merge(local.contract_environment, {
-    CONNECT_CLIENT_TYPE_KEY       = var.connect.client_type_key
-    CONNECT_AGENT_ID_KEY          = var.connect.agent_id_key
-    CONNECT_QUERY_STRING_IDENTITY = tostring(var.connect.allow_query_string_identity)
+  # One identity source per deployment; the route's authorization follows it.
+  connect_authorization_type = {
+    authorizer            = "CUSTOM"
+    iam                   = "AWS_IAM"
+    query_string_insecure = "NONE"
+  }[var.connect.identity]
+
+  connect_environment = merge(local.contract_environment, local.identity_environment, local.presence_environment, {
+    CONNECT_IAM_AGENT_ROLES     = join(",", var.connect.iam.agent_role_arns)
+    CONNECT_IAM_DASHBOARD_ROLES = join(",", var.connect.iam.dashboard_role_arns)
+    CONNECT_IAM_AGENT_ID_FROM   = var.connect.iam.agent_id_from
+    CONNECT_AGENT_ID_PATTERN    = var.connect.agent_id_pattern == null ? "" : var.connect.agent_id_pattern
   })
 
-  # PutItem on the table only: the writer never reads, updates or deletes.
+  # PutItem on the table (the writer never reads, updates or deletes a connection); with presence,
+  # the agent's presence item and the first probe of its connection.
   connect_statements = concat(
     [{
       sid        = "RegisterConnection"
@@ -21,8 +32,19 @@ locals {
       resources  = [local.table_arn]
       conditions = []
     }],
+    local.presence_write_statements,
+    local.presence_send_statements,
     local.table_key_statements,
   )
+}
+
+# Every plan warns while the $connect route takes identity from the query string: a warning, never a
+# failure, so demo stacks still apply.
+check "connect_identity_is_verified" {
+  assert {
+    condition     = !var.connect.enabled || var.connect.identity != "query_string_insecure"
+    error_message = "connect.identity = \"query_string_insecure\": the $connect route has no authorization and takes clientType and agentId from the URL's query string, so ANYONE who can reach the API can claim ANY agent id (or be the Dashboard): register as an agent, make it look online, and its real connections' presence events become untrustworthy. Demo stacks only; use identity = \"authorizer\" or \"iam\" anywhere else."
+  }
 }
 
 module "connect_function" {
@@ -64,13 +86,13 @@ resource "aws_apigatewayv2_integration" "connect" {
 resource "aws_apigatewayv2_route" "connect" {
   count = var.connect.enabled && var.create_route ? 1 : 0
 
-  #checkov:skip=CKV_AWS_309:The authorizer is an input (connect.authorizer_id, attached as CUSTOM when set); without one the route is for demo stacks with connect.allow_query_string_identity, and the handler refuses every connection without identity.
+  #checkov:skip=CKV_AWS_309:Authorization follows connect.identity: CUSTOM (authorizer, the default, which requires authorizer_id) or AWS_IAM; NONE only with identity = query_string_insecure, for demo stacks, which every plan warns about (check connect_identity_is_verified).
   api_id             = var.api_id
   route_key          = "$connect"
   operation_name     = "Connect"
   target             = "integrations/${aws_apigatewayv2_integration.connect[0].id}"
-  authorization_type = var.connect.authorizer_id == null ? "NONE" : "CUSTOM"
-  authorizer_id      = var.connect.authorizer_id
+  authorization_type = local.connect_authorization_type
+  authorizer_id      = var.connect.identity == "authorizer" ? var.connect.authorizer_id : null
 }
 
 resource "aws_lambda_permission" "connect" {

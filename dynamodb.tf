@@ -1,9 +1,8 @@
 locals {
   # Never null: with create_table = false and no table_name, the lookup's precondition explains.
-  table_name      = var.create_table ? coalesce(var.table_name, "${var.name}-connections") : (var.table_name == null ? "" : var.table_name)
-  table_arn       = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
-  provisioned     = var.table.billing_mode == "PROVISIONED"
-  agent_index_arn = "${local.table_arn}/index/${var.agent_tracking.index_name}"
+  table_name  = var.create_table ? coalesce(var.table_name, "${var.name}-connections") : (var.table_name == null ? "" : var.table_name)
+  table_arn   = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
+  provisioned = var.table.billing_mode == "PROVISIONED"
   # An existing table encrypted with a KMS key reports it (AWS-owned encryption reports none). When
   # table.kms_key_arn is omitted the roles are granted the key the table reports.
   existing_table_kms_key_arn = var.create_table ? null : one([
@@ -28,28 +27,6 @@ resource "aws_dynamodb_table" "this" {
   attribute {
     name = "connectionId"
     type = "S"
-  }
-
-  dynamic "attribute" {
-    for_each = var.agent_tracking.enabled ? ["agentId"] : []
-    content {
-      name = attribute.value
-      type = "S"
-    }
-  }
-
-  # Sparse by construction: only items with an agentId (agents) appear in the index. It projects the
-  # timestamps so that expired-but-not-yet-deleted items can be told apart without a table read.
-  dynamic "global_secondary_index" {
-    for_each = var.agent_tracking.enabled ? [var.agent_tracking.index_name] : []
-    content {
-      name               = global_secondary_index.value
-      hash_key           = "agentId"
-      projection_type    = "INCLUDE"
-      non_key_attributes = ["connectedAt", var.ttl_attribute, "clientType"]
-      read_capacity      = local.provisioned ? var.table.read_capacity : null
-      write_capacity     = local.provisioned ? var.table.write_capacity : null
-    }
   }
 
   # DynamoDB deletes expired items within about two days, at no cost; the functions treat expired
@@ -92,11 +69,6 @@ data "aws_dynamodb_table" "existing" {
         for sse in self.server_side_encryption : !sse.enabled || sse.kms_key_arn == null || sse.kms_key_arn == "" || sse.kms_key_arn == var.table.kms_key_arn
       ])
       error_message = "table.kms_key_arn differs from the KMS key the existing table is encrypted with: the roles would be granted the wrong key. Omit table.kms_key_arn (the module then takes the table's key) or set it to the key ARN the table reports."
-    }
-
-    postcondition {
-      condition     = !var.agent_tracking.enabled || contains([for index in self.global_secondary_index : index.name], var.agent_tracking.index_name)
-      error_message = "agent_tracking is enabled but the existing table has no global secondary index named by agent_tracking.index_name (partition key agentId)."
     }
   }
 }

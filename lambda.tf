@@ -8,15 +8,21 @@ locals {
     LOG_LEVEL                = var.log_level
   }
 
-  common_environment = merge(local.contract_environment, {
-    AGENT_INDEX_NAME     = var.agent_tracking.enabled ? var.agent_tracking.index_name : ""
-    OFFLINE_EVENT_BUS    = local.offline_events ? local.event_bus_arn : ""
-    OFFLINE_EVENT_SOURCE = var.agent_tracking.event_source
+  # Where the client's identity comes from ($connect), and the authorizer context keys: $disconnect reads
+  # them for its lost-answer fallback (the agent of a connection whose DeleteItem answer was lost).
+  identity_environment = {
+    CONNECT_IDENTITY_SOURCE = var.connect.identity
+    CONNECT_CLIENT_TYPE_KEY = var.connect.client_type_key
+    CONNECT_AGENT_ID_KEY    = var.connect.agent_id_key
+  }
+
+  disconnect_environment = merge(local.contract_environment, local.identity_environment, local.presence_environment, {
+    LOG_CLIENT_ADDRESS = tostring(var.log_client_address)
   })
 
   default_probe_endpoint = "${replace(data.aws_apigatewayv2_api.this.api_endpoint, "wss://", "https://")}/${local.probe_stage}"
 
-  sweeper_environment = merge(local.common_environment, {
+  sweeper_environment = merge(local.contract_environment, local.presence_environment, {
     SWEEP_PROBE_ENDPOINT        = local.probe ? coalesce(var.sweeper.probe_endpoint, local.default_probe_endpoint) : ""
     SWEEP_PROBE_MIN_AGE_SECONDS = tostring(var.sweeper.probe_min_age_seconds)
     SWEEP_PROBE_CONCURRENCY     = tostring(var.sweeper.probe_concurrency)
@@ -38,15 +44,23 @@ locals {
   # IAM role names are global to the account: the same `name` deployed in two regions would collide
   # (EntityAlreadyExists). Roles are "<function>-<region>"; a name that would pass IAM's 64 characters
   # keeps its first characters and a hash of the whole, so it stays unique and within the limit.
+  function_names = {
+    disconnect = var.name
+    sweeper    = local.sweeper_name
+    connect    = local.connect_name
+    presence   = local.presence_name
+    events     = local.events_name
+  }
   role_names = {
-    for key, function in { disconnect = var.name, sweeper = local.sweeper_name, connect = local.connect_name } : key => (
+    for key, function in local.function_names : key => (
       length("${function}-${local.region}") <= 64
       ? "${function}-${local.region}"
       : "${substr(function, 0, 64 - length(local.region) - 10)}-${substr(sha256("${function}-${local.region}"), 0, 8)}-${local.region}"
     )
   }
 
-  # Errors and Throttles for the route handlers; the sweeper drops Throttles (lambda.tf, below).
+  # Errors and Throttles for the route handlers; the sweeper, the presence checker and the announcer
+  # drop Throttles (their invocations are retried by their schedule or event source).
   function_alarms = {
     errors             = var.alarms.enabled
     throttles          = var.alarms.enabled
@@ -61,17 +75,15 @@ locals {
 module "disconnect_function" {
   source = "./modules/lambda-function"
 
-  function_name = var.name
-  role_name     = local.role_names.disconnect
-  description   = local.descriptions.disconnect
-  handler       = "remediation_registry.lambda_entry.disconnect"
-  package       = local.packages.disconnect
-  runtime       = var.runtime
-  memory_size   = var.memory_size
-  timeout       = var.timeout
-  environment = merge(local.common_environment, {
-    LOG_CLIENT_ADDRESS = tostring(var.log_client_address)
-  })
+  function_name                  = var.name
+  role_name                      = local.role_names.disconnect
+  description                    = local.descriptions.disconnect
+  handler                        = "remediation_registry.lambda_entry.disconnect"
+  package                        = local.packages.disconnect
+  runtime                        = var.runtime
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  environment                    = local.disconnect_environment
   policy_statements              = local.disconnect_statements
   reserved_concurrent_executions = var.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode

@@ -1,12 +1,17 @@
-# Remediation WebSocket $disconnect: keeps the DynamoDB registry of connections accurate.
+# Remediation WebSocket connection registry: keeps the DynamoDB registry of connections accurate and,
+# optionally, the presence of every agent, announced on EventBridge.
 #
 #   client closes ──> API Gateway $disconnect route ──> Lambda <name> ──> DeleteItem(connectionId)
-#                                                           └─ agent's last connection? ──> EventBridge
+#                                                           └─ agent's last connection? ──> presence (grace window)
 #   (no $disconnect: network loss) <── EventBridge schedule ──> Lambda <name>-sweeper ──> Scan + BatchWriteItem
+#   presence: SQS (grace windows, liveness probes) ──> Lambda <name>-presence ──> presence table
+#             presence table stream ──> Lambda <name>-events ──> EventBridge "Remediation Agent Online/Offline"
 #
 # Files: apigateway.tf (route, integration, permission), dynamodb.tf (table or lookup), lambda.tf and
-# connect.tf (the functions via modules/lambda-function), iam.tf (exact statements), sweeper.tf
-# (schedule), monitoring.tf (dashboard). This file: shared lookups and the package checks.
+# connect.tf (the functions via modules/lambda-function), presence.tf (presence table, queues, checker,
+# heartbeat route), events.tf (announcer, bus) and eventbus_policy.tf (the bus policy, alone: see
+# standin/eventbus_policy.tf), iam.tf (exact statements), sweeper.tf (schedule), monitoring.tf
+# (dashboard). This file: shared lookups and the package checks.
 
 data "aws_apigatewayv2_api" "this" {
   api_id = var.api_id
@@ -46,7 +51,7 @@ locals {
     for function, package in local.package_manifest.packages :
     function => filebase64sha256("${path.module}/function/dist/${package.zip}")
   }
-  packages = {
+  manifest_packages = {
     for function, package in local.package_manifest.packages : function => {
       filename         = "${path.module}/function/dist/${package.zip}"
       source_code_hash = local.package_zip_hashes[function]
@@ -56,4 +61,22 @@ locals {
       ])
     }
   }
+  # A function whose zip the manifest does not list (a package older than the feature) gets a package
+  # that is never current: its function's precondition then names `make package`.
+  deployed_functions = concat(
+    ["disconnect"],
+    var.sweeper.enabled ? ["sweeper"] : [],
+    var.connect.enabled ? ["connect"] : [],
+    local.presence_enabled ? ["presence"] : [],
+    local.events_enabled ? ["events"] : [],
+  )
+  missing_packages = sort(setsubtract(local.deployed_functions, keys(local.manifest_packages)))
+  packages = merge(
+    { for function in local.missing_packages : function => {
+      filename         = "${path.module}/function/dist/${function}.zip"
+      source_code_hash = ""
+      current          = false
+    } },
+    local.manifest_packages,
+  )
 }

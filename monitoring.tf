@@ -1,81 +1,108 @@
 # Metrics are written by the functions as CloudWatch Embedded Metric Format log lines (no API calls):
 #   Disconnects, ConnectionDurationSeconds          dimension ClientType (agent | dashboard | unknown | other)
-#   AgentsOffline                                  dimension Reason (disconnect | expired | gone)
 #   StaleConnectionsRemoved                        dimension Reason (expired | gone)
 #   ActiveConnections                              dimension ClientType, published by each complete sweep
 #   DisconnectErrors, InvalidDisconnectEvents, ProbeErrors   no dimension
-# Alarms on the functions' AWS/Lambda metrics are created by modules/lambda-function.
+#   Connects (ClientType), RefusedConnects (Reason), InvalidConnectEvents, ConnectErrors   $connect writer
+# With presence:
+#   AgentWentOnline; AgentWentOffline              dimension Reason (client_closed | going_away |
+#                                                  connection_lost | heartbeat_timeout | gone | expired | reconciled)
+#   ReconnectsWithinGrace, LivenessProbes, PresenceErrors, InvalidPresenceItems, InvalidPresenceMessages
+#   AgentsOnline, AgentConnectionsOpen, AgentsPendingOffline   gauges, each reconciler tick
+#   EventsPublished, EventsFailed                  the announcer
+# Alarms on the functions' AWS/Lambda metrics are created by modules/lambda-function; the presence
+# dead-letter queue's and the announcer's IteratorAge alarms by presence.tf / events.tf.
 
 locals {
-  dashboard_log_groups = concat(
-    ["/aws/lambda/${var.name}"],
-    var.sweeper.enabled ? ["/aws/lambda/${local.sweeper_name}"] : [],
+  offline_reasons = ["client_closed", "going_away", "connection_lost", "heartbeat_timeout", "gone", "expired", "reconciled"]
+  functions = concat(
+    [var.name],
+    var.sweeper.enabled ? [local.sweeper_name] : [],
+    var.connect.enabled ? [local.connect_name] : [],
+    local.presence_enabled ? [local.presence_name] : [],
+    local.events_enabled ? [local.events_name] : [],
   )
-  functions = concat([var.name], var.sweeper.enabled ? [local.sweeper_name] : [], var.connect.enabled ? [local.connect_name] : [])
-  ns        = var.metrics_namespace
+  # The functions that make presence transitions, hence log "agent online" / "agent offline".
+  presence_log_groups = [for fn in concat([var.name], var.sweeper.enabled ? [local.sweeper_name] : [], [local.connect_name, local.presence_name]) : "/aws/lambda/${fn}"]
+  ns                  = var.metrics_namespace
 
-  dashboard_widgets = [
-    {
-      type = "metric", x = 0, y = 0, width = 8, height = 6
-      properties = {
+  metric_widgets = concat(
+    [
+      {
         title   = "Disconnects by client type", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
         metrics = [for type in ["agent", "dashboard", "unknown"] : [local.ns, "Disconnects", "ClientType", type]]
-      }
-    },
-    {
-      type = "metric", x = 8, y = 0, width = 8, height = 6
-      properties = {
-        title   = "Agents offline by reason", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
-        metrics = [for reason in ["disconnect", "expired", "gone"] : [local.ns, "AgentsOffline", "Reason", reason]]
-      }
-    },
-    {
-      type = "metric", x = 16, y = 0, width = 8, height = 6
-      properties = {
+      },
+      {
         title   = "Active connections (each complete sweep)", region = local.region, stat = "Maximum", period = 300, view = "timeSeries"
         metrics = [for type in ["agent", "dashboard"] : [local.ns, "ActiveConnections", "ClientType", type]]
-      }
-    },
-    {
-      type = "metric", x = 0, y = 6, width = 8, height = 6
-      properties = {
+      },
+      {
         title   = "Stale connections removed by the sweeper", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
         metrics = [for reason in ["expired", "gone"] : [local.ns, "StaleConnectionsRemoved", "Reason", reason]]
-      }
-    },
-    {
-      type = "metric", x = 8, y = 6, width = 8, height = 6
-      properties = {
+      },
+      {
         title = "Connection duration (seconds, p50 / p90)", region = local.region, period = 300, view = "timeSeries"
         metrics = [
           [local.ns, "ConnectionDurationSeconds", "ClientType", "agent", { stat = "p50", label = "agent p50" }],
           [local.ns, "ConnectionDurationSeconds", "ClientType", "agent", { stat = "p90", label = "agent p90" }],
           [local.ns, "ConnectionDurationSeconds", "ClientType", "dashboard", { stat = "p50", label = "dashboard p50" }],
         ]
-      }
-    },
-    {
-      type = "metric", x = 16, y = 6, width = 8, height = 6
+      },
+    ],
+    [for widget in [
+      {
+        title = "Agents online (reconciler census)", region = local.region, stat = "Maximum", period = 60, view = "timeSeries"
+        metrics = [
+          [local.ns, "AgentsOnline", { label = "agents online" }],
+          [local.ns, "AgentsPendingOffline", { label = "in a grace window" }],
+          [local.ns, "AgentConnectionsOpen", { label = "agent connections" }],
+        ]
+      },
+      {
+        title   = "Presence transitions by reason", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
+        metrics = concat([[local.ns, "AgentWentOnline", { label = "online" }]], [for reason in local.offline_reasons : [local.ns, "AgentWentOffline", "Reason", reason]])
+      },
+      {
+        title   = "Reconnects within grace (no event)", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
+        metrics = [[local.ns, "ReconnectsWithinGrace"]]
+      },
+      {
+        title = "Liveness: probes, gone connections, heartbeat timeouts", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
+        metrics = [
+          [local.ns, "LivenessProbes"],
+          [local.ns, "AgentWentOffline", "Reason", "gone", { label = "gone (lost $disconnect)" }],
+          [local.ns, "AgentWentOffline", "Reason", "heartbeat_timeout", { label = "heartbeat timeouts" }],
+        ]
+      },
+    ] : widget if local.presence_enabled],
+    [{
+      title = "Errors", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
+      metrics = concat(
+        [[local.ns, "DisconnectErrors"], [local.ns, "InvalidDisconnectEvents"]],
+        var.connect.enabled ? [[local.ns, "ConnectErrors"], [local.ns, "RefusedConnects"]] : [],
+        local.presence_enabled ? [[local.ns, "PresenceErrors"], [local.ns, "ProbeErrors"], [local.ns, "InvalidPresenceItems"], [local.ns, "InvalidPresenceMessages"]] : [],
+        local.events_enabled ? [[local.ns, "EventsFailed"]] : [],
+        [for fn in local.functions : ["AWS/Lambda", "Errors", "FunctionName", fn]],
+        [["AWS/Lambda", "Throttles", "FunctionName", var.name]],
+      )
+    }],
+  )
+
+  # Three 8-wide metric widgets per row, then (with presence) the latest transitions from the logs.
+  dashboard_widgets = concat(
+    [for i, properties in local.metric_widgets : {
+      type = "metric", x = (i % 3) * 8, y = floor(i / 3) * 6, width = 8, height = 6, properties = properties
+    }],
+    [for widget in [{
+      type = "log", x = 0, y = ceil(length(local.metric_widgets) / 3) * 6, width = 24, height = 6
       properties = {
-        title = "Errors", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
-        metrics = concat(
-          [[local.ns, "DisconnectErrors"], [local.ns, "InvalidDisconnectEvents"]],
-          var.connect.enabled ? [[local.ns, "ConnectErrors"], [local.ns, "RefusedConnects"]] : [],
-          [for fn in local.functions : ["AWS/Lambda", "Errors", "FunctionName", fn]],
-          [["AWS/Lambda", "Throttles", "FunctionName", var.name]],
-        )
-      }
-    },
-    {
-      type = "log", x = 0, y = 12, width = 24, height = 6
-      properties = {
-        title  = "Agents that went offline (latest 50)"
+        title  = "Agents that went online or offline (latest 50)"
         region = local.region
         view   = "table"
-        query  = "SOURCE ${join(" | SOURCE ", [for group in local.dashboard_log_groups : "'${group}'"])} | filter message = 'agent offline' | fields @timestamp, agentId, connectionId, reason, disconnectStatusCode, disconnectReason, durationSeconds | sort @timestamp desc | limit 50"
+        query  = "SOURCE ${join(" | SOURCE ", [for group in local.presence_log_groups : "'${group}'"])} | filter message in ['agent online', 'agent offline'] | fields @timestamp, message, agentId, reason, sequence, connectionId, disconnectStatusCode | sort @timestamp desc | limit 50"
       }
-    },
-  ]
+    }] : widget if local.presence_enabled],
+  )
 }
 
 resource "aws_cloudwatch_dashboard" "this" {

@@ -38,11 +38,6 @@ output "table_arn" {
   value       = local.table_arn
 }
 
-output "agent_index_name" {
-  description = "Name of the agentId index the functions query, or null when agent_tracking is disabled."
-  value       = var.agent_tracking.enabled ? var.agent_tracking.index_name : null
-}
-
 output "route_id" {
   description = "ID of the $disconnect route, or null when create_route is false."
   value       = one(aws_apigatewayv2_route.disconnect[*].id)
@@ -84,30 +79,25 @@ output "sweeper_schedule_rule_arn" {
 }
 
 output "iam_policies" {
-  description = "Inline policy documents (JSON) of the execution roles, by function: disconnect, and sweeper / connect when enabled. For review and audits."
+  description = "Inline policy documents (JSON) of the execution roles, by function: disconnect, and sweeper / connect / presence (the checker) / events (the announcer) when enabled. For review and audits."
   value = merge(
     { disconnect = module.disconnect_function.policy_json },
     { for sweeper in module.sweeper_function : "sweeper" => sweeper.policy_json },
     { for connect in module.connect_function : "connect" => connect.policy_json },
+    { for presence in module.presence_function : "presence" => presence.policy_json },
+    { for events in module.events_function : "events" => events.policy_json },
   )
 }
 
 output "function_environment" {
-  description = "Environment variables of the functions, by function (disconnect, sweeper, connect): what the package reads at runtime."
+  description = "Environment variables of the functions, by function (disconnect, sweeper, connect, presence, events): what the package reads at runtime."
   value = merge(
     { disconnect = module.disconnect_function.configuration.environment },
     { for sweeper in module.sweeper_function : "sweeper" => sweeper.configuration.environment },
     { for connect in module.connect_function : "connect" => connect.configuration.environment },
+    { for presence in module.presence_function : "presence" => presence.configuration.environment },
+    { for events in module.events_function : "events" => events.configuration.environment },
   )
-}
-
-output "offline_event" {
-  description = "How agent-offline events are published: bus ARN, source and detail-type to match in an EventBridge rule (null when offline events are disabled)."
-  value = local.offline_events ? {
-    event_bus_arn = local.event_bus_arn
-    source        = var.agent_tracking.event_source
-    detail_type   = "Remediation Agent Offline"
-  } : null
 }
 
 output "metrics_namespace" {
@@ -116,11 +106,13 @@ output "metrics_namespace" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the alarms, by function and kind (e.g. disconnect.errors, sweeper.errors)."
+  description = "ARNs of the alarms, by function and kind (e.g. disconnect.errors, sweeper.errors, presence.dead_letters, events.iterator_age)."
   value = merge(
     { disconnect = module.disconnect_function.alarm_arns },
     { for sweeper in module.sweeper_function : "sweeper" => sweeper.alarm_arns },
     { for connect in module.connect_function : "connect" => connect.alarm_arns },
+    { for presence in module.presence_function : "presence" => merge(presence.alarm_arns, { for alarm in aws_cloudwatch_metric_alarm.presence_dlq : "dead_letters" => alarm.arn }) },
+    { for events in module.events_function : "events" => merge(events.alarm_arns, { for alarm in aws_cloudwatch_metric_alarm.events_iterator_age : "iterator_age" => alarm.arn }) },
   )
 }
 
@@ -130,13 +122,13 @@ output "dashboard_name" {
 }
 
 output "packages" {
-  description = "The deployed packages by function (disconnect; sweeper and connect when enabled): zip path, its base64 sha256 (the function's source_code_hash) and the hash of the sources it was built from."
+  description = "The deployed packages by function (disconnect; sweeper, connect, presence and events when enabled): zip path, its base64 sha256 (the function's source_code_hash) and the hash of the sources it was built from."
   value = {
     for function, package in local.packages : function => {
       filename         = package.filename
       source_code_hash = package.source_code_hash
       source_sha256    = local.package_source_sha256
-    } if function == "disconnect" || (function == "sweeper" && var.sweeper.enabled) || (function == "connect" && var.connect.enabled)
+    } if contains(local.deployed_functions, function)
   }
 }
 
@@ -163,4 +155,98 @@ output "connect_integration_id" {
 output "connect_log_group_name" {
   description = "Log group of the $connect function (one JSON line per registered or refused connection), or null."
   value       = one(module.connect_function[*].log_group_name)
+}
+
+output "connect_identity" {
+  description = "Where the $connect writer takes the client's identity from (authorizer | iam | query_string_insecure) and the route's authorization type (CUSTOM | AWS_IAM | NONE), or null when connect.enabled is false."
+  value = var.connect.enabled ? {
+    source             = var.connect.identity
+    authorization_type = local.connect_authorization_type
+  } : null
+}
+
+output "agent_policy_json" {
+  description = "With connect.identity = \"iam\": an IAM policy (JSON) for agent roles, execute-api:Invoke on exactly this API's <stage>/$connect (and the heartbeat route with heartbeats): attach it to the roles in connect.iam.agent_role_arns (and dashboard_role_arns). Null otherwise."
+  value       = local.agent_policy_json
+
+  precondition {
+    condition     = local.agent_policy_json == null || var.stage_name != null
+    error_message = "connect.identity = \"iam\" needs stage_name: agents may invoke exactly <api>/<stage>/$connect, and the output agent_policy_json names that stage."
+  }
+}
+
+output "presence_table_name" {
+  description = "Name of the presence table (one item per agent, see README \"Agent presence\"), or null when presence is disabled."
+  value       = one(aws_dynamodb_table.presence[*].name)
+}
+
+output "presence_table_arn" {
+  description = "ARN of the presence table, or null when presence is disabled."
+  value       = one(aws_dynamodb_table.presence[*].arn)
+}
+
+output "presence_read_policy_json" {
+  description = "An IAM policy (JSON) that lets a Dashboard read presence: dynamodb:GetItem (one agent) and dynamodb:Scan (all agents) on the presence table, and kms:Decrypt of its key through DynamoDB when the table key is customer-managed. Null when presence is disabled."
+  value       = local.presence_read_policy_json
+}
+
+output "presence_queue_url" {
+  description = "URL of the SQS queue of grace windows and liveness probes, or null when presence is disabled."
+  value       = one(aws_sqs_queue.presence[*].id)
+}
+
+output "presence_queue_arn" {
+  description = "ARN of the SQS queue of grace windows and liveness probes, or null when presence is disabled."
+  value       = one(aws_sqs_queue.presence[*].arn)
+}
+
+output "presence_dlq_arn" {
+  description = "ARN of the presence dead-letter queue (messages the checker failed on 10 times, and announcer batches that failed all their retries), or null when presence is disabled."
+  value       = one(aws_sqs_queue.presence_dlq[*].arn)
+}
+
+output "presence_function_name" {
+  description = "Name of the presence checker (grace windows, liveness probes, reconciler), or null when presence is disabled."
+  value       = one(module.presence_function[*].function_name)
+}
+
+output "presence_schedule_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the presence reconciler, or null when presence is disabled."
+  value       = one(aws_cloudwatch_event_rule.presence_reconcile[*].arn)
+}
+
+output "events_function_name" {
+  description = "Name of the announcer that publishes agent events from the presence table's stream, or null when presence or its events are disabled."
+  value       = one(module.events_function[*].function_name)
+}
+
+output "agent_events" {
+  description = "Where agent online/offline events are published: event_bus_arn, event_bus_name, source, detail_types, and event_pattern (JSON) for an EventBridge rule matching exactly these events; null when presence or its events are disabled."
+  value = local.events_enabled ? {
+    event_bus_arn  = local.agent_bus_arn
+    event_bus_name = local.create_agent_bus ? aws_cloudwatch_event_bus.agents[0].name : local.agent_bus_name
+    source         = var.presence.events.source
+    detail_types   = local.agent_event_detail_types
+    event_pattern  = jsonencode({ source = [var.presence.events.source], "detail-type" = local.agent_event_detail_types })
+  } : null
+}
+
+output "agent_events_bus_policy_json" {
+  description = "The resource policy (JSON) of the module's agent-events bus (presence.events.create_bus): denies events:PutEvents with the module's source to every principal but the announcer's role. Null without a bus of the module's own."
+  value       = local.agent_bus_policy_json
+}
+
+output "heartbeat_route_key" {
+  description = "Route key agents send heartbeats to ({\"action\": \"<key>\"} with a route selection expression of $request.body.action), or null when heartbeats are disabled."
+  value       = local.heartbeat_enabled ? var.presence.heartbeat.route_key : null
+}
+
+output "heartbeat_route_id" {
+  description = "ID of the heartbeat route, or null when heartbeats are disabled or create_route is false."
+  value       = one(aws_apigatewayv2_route.heartbeat[*].id)
+}
+
+output "heartbeat_integration_id" {
+  description = "ID of the heartbeat route's MOCK integration (target \"integrations/<id>\" for a route managed elsewhere), or null when heartbeats are disabled."
+  value       = one(aws_apigatewayv2_integration.heartbeat[*].id)
 }

@@ -68,7 +68,7 @@ variable "deployment" {
 }
 
 variable "stage_name" {
-  description = "Stage of the API whose @connections endpoint the sweeper probes (GetConnection). Required only when sweeper.probe_connections is true."
+  description = "Stage of the API whose @connections endpoint the sweeper and the presence checker call (GetConnection; DeleteConnection with heartbeats). Required when sweeper.probe_connections or presence.enabled is true, and for the output agent_policy_json (connect.identity = \"iam\")."
   type        = string
   default     = null
 
@@ -100,7 +100,7 @@ variable "table_name" {
 }
 
 variable "table" {
-  description = "Settings of the table the module creates: billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity (also used by the agentId index), point-in-time recovery, and an optional customer-managed KMS key ARN (key ARNs only, never an alias: IAM matches keys by ARN; default: the AWS managed key aws/dynamodb). With create_table = false only kms_key_arn is used, and may be omitted: the roles are then granted the key the existing table reports; when given, it must be that key."
+  description = "Settings of the table the module creates: billing_mode PAY_PER_REQUEST (default) or PROVISIONED with read/write capacity, point-in-time recovery, and an optional customer-managed KMS key ARN (key ARNs only, never an alias: IAM matches keys by ARN; default: the AWS managed key aws/dynamodb). The presence table (presence.enabled) follows the same settings and is encrypted with the same key. With create_table = false only kms_key_arn is used for the connections table, and may be omitted: the roles are then granted the key the existing table reports (the presence table is then encrypted with that key too); when given, it must be that key."
   type = object({
     billing_mode           = optional(string, "PAY_PER_REQUEST")
     read_capacity          = optional(number, 5)
@@ -293,45 +293,6 @@ variable "role_permissions_boundary" {
 }
 
 ################################################################################
-# Agent status
-################################################################################
-
-variable "agent_tracking" {
-  description = <<-EOT
-    Agent status monitoring. When enabled, each removal of an agent's connection checks the agentId
-    index for another live connection of that agent; if there is none, the agent is offline: counted
-    in the AgentsOffline metric and, with offline_events, announced on EventBridge (source
-    event_source, detail-type "Remediation Agent Offline"). index_name is created on the table the
-    module creates, or must exist on an existing table (partition key agentId).
-    event_bus_name is a bus name or ARN ("default" is the account's default bus).
-  EOT
-  type = object({
-    enabled        = optional(bool, false)
-    index_name     = optional(string, "agentId-index")
-    offline_events = optional(bool, true)
-    event_bus_name = optional(string, "default")
-    event_source   = optional(string, "remediation.websocket")
-  })
-  default  = {}
-  nullable = false
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.agent_tracking.index_name))
-    error_message = "agent_tracking.index_name must be 3-255 letters, digits, '_', '-' or '.'."
-  }
-
-  validation {
-    condition     = can(regex("^([A-Za-z0-9/_.-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9/_.-]{1,256})$", var.agent_tracking.event_bus_name))
-    error_message = "agent_tracking.event_bus_name must be an event bus name (such as \"default\") or an event bus ARN."
-  }
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.agent_tracking.event_source)) && !startswith(var.agent_tracking.event_source, "aws.")
-    error_message = "agent_tracking.event_source must be 1-256 letters, digits, '.', '_' or '-', and must not start with \"aws.\" (reserved for AWS services)."
-  }
-}
-
-################################################################################
 # Abnormal-termination cleanup (sweeper)
 ################################################################################
 
@@ -413,7 +374,7 @@ variable "metrics_namespace" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms: Errors and Throttles of the $disconnect function (and of the $connect writer when enabled), Errors of the sweeper. alarm_actions / ok_actions are SNS topic ARNs (or other alarm action ARNs); an alarm fires when the sum over `period` seconds reaches `threshold` in `evaluation_periods` consecutive periods."
+  description = "CloudWatch alarms: Errors and Throttles of the $disconnect function (and of the $connect writer when enabled), Errors of the sweeper; with presence, Errors of the checker and the announcer, the announcer's IteratorAge (events more than a minute late) and messages in the presence dead-letter queue. alarm_actions / ok_actions are SNS topic ARNs (or other alarm action ARNs); an alarm fires when the sum over `period` seconds reaches `threshold` in `evaluation_periods` consecutive periods."
   type = object({
     enabled            = optional(bool, true)
     alarm_actions      = optional(list(string), [])
@@ -447,7 +408,7 @@ variable "alarms" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard `<name>` with the disconnect, agent, sweeper and Lambda metrics."
+  description = "Create a CloudWatch dashboard `<name>` with the disconnect, sweeper and Lambda metrics, and with presence: agents online, transitions by reason, reconnects within grace, liveness probes and heartbeat timeouts."
   type        = bool
   default     = false
 }
@@ -460,19 +421,35 @@ variable "connect" {
   description = <<-EOT
     Optional $connect route whose function writes the connection item the other functions rely on
     (see README, "The connection item contract"). Off by default: keep it off if your API already has
-    a $connect that writes that item. Identity (clientType "agent" | "dashboard", and agentId for
-    agents) is read from the $connect authorizer's context under client_type_key / agent_id_key;
-    authorizer_id attaches an existing REQUEST authorizer of the API to the route.
-    allow_query_string_identity = true also accepts ?clientType=...&agentId=... when no authorizer
-    supplied them: ANYONE CAN SPOOF a query string, so use it only for demo stacks. A connection
-    without usable identity is refused (HTTP 403 to the handshake) and nothing is written.
+    a $connect that writes that item (presence then cannot be used). identity says where the client's
+    identity (clientType "agent" | "dashboard", and agentId for agents) comes from, exactly one source:
+    - "authorizer" (default): your REQUEST authorizer (authorizer_id, attached to the route as CUSTOM)
+      returns them in its context under client_type_key / agent_id_key; nothing else is read.
+    - "iam": the route is AWS_IAM-authorized (clients SigV4-sign the handshake); a caller whose role is in
+      iam.agent_role_arns is an agent, in iam.dashboard_role_arns the Dashboard, anything else is
+      refused. The agent id is the assumed-role session name (iam.agent_id_from = "session_name"), the
+      role name ("role_name") or the IAM user name ("user_name"). Give agent roles the policy in the
+      output agent_policy_json (needs stage_name).
+    - "query_string_insecure": ?clientType=...&agentId=... from the URL, no authorization at all: ANYONE
+      CAN CLAIM ANY AGENT ID. Demo stacks only; every plan warns.
+    agent_id_pattern: optional regular expression every agent id must match in full, checked by the
+    function with Python's `re.fullmatch` (besides the built-in rule: 1-256 printable characters, NFC,
+    no surrounding whitespace); the plan checks that Terraform can compile it, so write it in the
+    syntax both understand (no look-arounds or back-references), e.g. "agent-[0-9]{1,6}".
+    A connection without usable identity is refused (HTTP 403 to the handshake) and nothing is written.
   EOT
   type = object({
-    enabled                        = optional(bool, false)
-    authorizer_id                  = optional(string)
+    enabled       = optional(bool, false)
+    identity      = optional(string, "authorizer")
+    authorizer_id = optional(string)
+    iam = optional(object({
+      agent_role_arns     = optional(list(string), [])
+      dashboard_role_arns = optional(list(string), [])
+      agent_id_from       = optional(string, "session_name")
+    }), {})
+    agent_id_pattern               = optional(string)
     client_type_key                = optional(string, "clientType")
     agent_id_key                   = optional(string, "agentId")
-    allow_query_string_identity    = optional(bool, false)
     memory_size                    = optional(number, 128)
     timeout                        = optional(number, 10)
     reserved_concurrent_executions = optional(number, -1)
@@ -481,18 +458,65 @@ variable "connect" {
   nullable = false
 
   validation {
+    condition     = contains(["authorizer", "iam", "query_string_insecure"], var.connect.identity)
+    error_message = "connect.identity must be \"authorizer\" (a REQUEST authorizer's context), \"iam\" (AWS_IAM on the route, identity from the caller's role) or \"query_string_insecure\" (demo stacks only: the query string, spoofable by anyone)."
+  }
+
+  validation {
     condition     = var.connect.authorizer_id == null || can(regex("^[a-z0-9]{1,32}$", coalesce(var.connect.authorizer_id, "-")))
     error_message = "connect.authorizer_id must be an API Gateway authorizer id: lowercase letters and digits, such as \"abc123\" (not its name or ARN)."
   }
 
   validation {
-    condition     = alltrue([for key in [var.connect.client_type_key, var.connect.agent_id_key] : can(regex("^[A-Za-z0-9_.:-]{1,128}$", key))]) && var.connect.client_type_key != var.connect.agent_id_key
-    error_message = "connect.client_type_key and connect.agent_id_key must be two different authorizer context keys of 1-128 letters, digits, '_', '.', ':' or '-'."
+    condition     = !var.connect.enabled || var.connect.identity != "authorizer" || var.connect.authorizer_id != null
+    error_message = "connect.identity = \"authorizer\" (the default) needs connect.authorizer_id, the REQUEST authorizer that returns clientType/agentId in its context: without it the route would have no authorizer and every connection would be refused. Or choose identity = \"iam\" (SigV4-signed handshakes), or \"query_string_insecure\" for demo stacks (it replaces allow_query_string_identity = true)."
   }
 
   validation {
-    condition     = !var.connect.enabled || var.connect.authorizer_id != null || var.connect.allow_query_string_identity
-    error_message = "connect.enabled needs an identity source: set connect.authorizer_id (a REQUEST authorizer that returns clientType/agentId in its context) or, for demo stacks only, connect.allow_query_string_identity = true. Without either, every connection would be refused."
+    condition     = var.connect.authorizer_id == null || var.connect.identity == "authorizer"
+    error_message = "connect.authorizer_id is used only with connect.identity = \"authorizer\": with \"iam\" the route is AWS_IAM-authorized (a route has one authorization type), and with \"query_string_insecure\" the authorizer's context would never be read. Remove authorizer_id or set identity = \"authorizer\"."
+  }
+
+  validation {
+    condition     = length(var.connect.iam.agent_role_arns) + length(var.connect.iam.dashboard_role_arns) == 0 || var.connect.identity == "iam"
+    error_message = "connect.iam (agent_role_arns, dashboard_role_arns) is used only with connect.identity = \"iam\": with any other identity source the role lists would be ignored."
+  }
+
+  validation {
+    condition     = !var.connect.enabled || var.connect.identity != "iam" || length(var.connect.iam.agent_role_arns) + length(var.connect.iam.dashboard_role_arns) > 0
+    error_message = "connect.identity = \"iam\" needs at least one role in connect.iam.agent_role_arns or connect.iam.dashboard_role_arns: a signed caller whose role is in neither list is refused, so with both empty every connection would be."
+  }
+
+  validation {
+    condition = alltrue([for arn in concat(var.connect.iam.agent_role_arns, var.connect.iam.dashboard_role_arns) :
+      can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=.@_-]+/)*[A-Za-z0-9+=.@_-]{1,64}$", arn))
+    ])
+    error_message = "connect.iam.agent_role_arns and connect.iam.dashboard_role_arns must hold IAM role ARNs, arn:aws:iam::<account>:role/<path/><name>, not assumed-role session ARNs (arn:aws:sts::...), and without ',' (the lists reach the function comma-separated)."
+  }
+
+  validation {
+    condition     = length(setintersection(var.connect.iam.agent_role_arns, var.connect.iam.dashboard_role_arns)) == 0
+    error_message = "connect.iam: a role cannot be in both agent_role_arns and dashboard_role_arns: its callers would be both an agent and the Dashboard."
+  }
+
+  validation {
+    condition     = length(join(",", var.connect.iam.agent_role_arns)) + length(join(",", var.connect.iam.dashboard_role_arns)) <= 2048
+    error_message = "connect.iam.agent_role_arns and dashboard_role_arns together must fit in 2048 characters (comma-separated): they go into the $connect function's environment, which Lambda limits to 4 KB in total. Use fewer roles (one role per fleet, the agent id from the session name)."
+  }
+
+  validation {
+    condition     = contains(["session_name", "role_name", "user_name"], var.connect.iam.agent_id_from)
+    error_message = "connect.iam.agent_id_from must be \"session_name\" (the assumed-role session name: one role for all agents, each assuming it with its id as session name), \"role_name\" (one role per agent) or \"user_name\" (IAM users)."
+  }
+
+  validation {
+    condition     = var.connect.agent_id_pattern == null || try(length(var.connect.agent_id_pattern) >= 1 && length(var.connect.agent_id_pattern) <= 512 && can(regexall(var.connect.agent_id_pattern, "")), false)
+    error_message = "connect.agent_id_pattern must be a regular expression Terraform can compile (RE2 syntax: no look-arounds or back-references; the function applies it with Python's re.fullmatch, so use what both understand), of 1-512 characters (it goes into the function's environment)."
+  }
+
+  validation {
+    condition     = alltrue([for key in [var.connect.client_type_key, var.connect.agent_id_key] : can(regex("^[A-Za-z0-9_.:-]{1,128}$", key))]) && var.connect.client_type_key != var.connect.agent_id_key
+    error_message = "connect.client_type_key and connect.agent_id_key must be two different authorizer context keys of 1-128 letters, digits, '_', '.', ':' or '-'."
   }
 
   validation {
@@ -503,5 +527,160 @@ variable "connect" {
   validation {
     condition     = (var.connect.reserved_concurrent_executions == -1 || var.connect.reserved_concurrent_executions >= 1) && floor(var.connect.reserved_concurrent_executions) == var.connect.reserved_concurrent_executions
     error_message = "connect.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every $connect: API Gateway would refuse every handshake and no agent could connect."
+  }
+}
+
+################################################################################
+# Agent presence (needs the $connect writer: connect.enabled)
+################################################################################
+
+variable "presence" {
+  description = <<-EOT
+    Agent presence: one item per agent in a presence table (`<name>-presence`, or table_name), whose
+    every online <-> offline transition is one conditional write and is announced once, in order, on
+    EventBridge (detail-types "Remediation Agent Online" / "Remediation Agent Offline", source
+    events.source) by the announcer `<name>-events` reading the table's stream. Requires
+    connect.enabled (the $connect writer brings agents online) and stage_name (liveness probes call the
+    stage's @connections endpoint). See README, "Agent presence".
+    grace_seconds: the agent's last connection closing opens a grace window; the offline transition
+    happens only if no connection of the agent arrives within it (0 = at once). A checker `<name>-presence`
+    resolves the windows and probes every agent connection through a chain of delayed SQS messages
+    (GetConnection every probe_interval_seconds when heartbeats are off), and reconciles the table every
+    reconcile_minutes.
+    heartbeat: a `route_key` route with a MOCK integration (no Lambda invoked, no reply; each heartbeat is
+    one billed WebSocket message). Agents send {"action": "<route_key>"} (with a route selection
+    expression of $request.body.action) every interval_seconds; a connection silent for longer than
+    timeout_seconds (>= 2 x interval) is closed and its agent announced offline (reason heartbeat_timeout).
+    events: create_bus creates the bus `<name>-agents` whose resource policy denies events:PutEvents with
+    source events.source to every principal but the announcer's role, so a consumer can trust who
+    published; with create_bus = false set bus_name (an existing bus name or ARN; "default" works but
+    anyone in the account allowed events:PutEvents could then publish look-alike events).
+    probe_endpoint overrides the @connections URL the checker calls (default
+    `https://<api>.execute-api.<region>.<dns suffix>/<stage>`; plain http on loopback only, for a local emulator).
+    checker / announcer: memory (MB), timeout (seconds) and reserved concurrency of the two functions;
+    the queue's visibility timeout is 6 x checker.timeout. announcer.parallelization_factor (1-10)
+    batches per stream shard processed at once (records of one agent stay in order);
+    announcer.maximum_retry_attempts bounds the retries of a failing batch (bisected on error) before it
+    goes to the dead-letter queue `<name>-presence-dlq`.
+  EOT
+  type = object({
+    enabled                = optional(bool, false)
+    table_name             = optional(string)
+    grace_seconds          = optional(number, 20)
+    probe_interval_seconds = optional(number, 300)
+    reconcile_minutes      = optional(number, 1)
+    heartbeat = optional(object({
+      enabled          = optional(bool, false)
+      route_key        = optional(string, "heartbeat")
+      interval_seconds = optional(number, 30)
+      timeout_seconds  = optional(number, 75)
+    }), {})
+    events = optional(object({
+      enabled    = optional(bool, true)
+      create_bus = optional(bool, true)
+      bus_name   = optional(string)
+      source     = optional(string, "remediation.websocket")
+    }), {})
+    probe_endpoint = optional(string)
+    checker = optional(object({
+      memory_size                    = optional(number, 128)
+      timeout                        = optional(number, 30)
+      reserved_concurrent_executions = optional(number, -1)
+    }), {})
+    announcer = optional(object({
+      memory_size                    = optional(number, 128)
+      timeout                        = optional(number, 30)
+      reserved_concurrent_executions = optional(number, -1)
+      parallelization_factor         = optional(number, 1)
+      maximum_retry_attempts         = optional(number, 10)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.presence.table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", coalesce(var.presence.table_name, "-")))
+    error_message = "presence.table_name must be 3-255 letters, digits, '_', '-' or '.' (a DynamoDB table name, not an ARN); omit it for \"<name>-presence\"."
+  }
+
+  validation {
+    condition     = var.presence.grace_seconds >= 0 && var.presence.grace_seconds <= 900 && floor(var.presence.grace_seconds) == var.presence.grace_seconds
+    error_message = "presence.grace_seconds must be a whole number of seconds between 0 and 900: the grace window is one delayed SQS message, and SQS delays a message by at most 900 seconds (0 announces an agent offline as soon as its last connection closes)."
+  }
+
+  validation {
+    condition     = var.presence.probe_interval_seconds >= 30 && var.presence.probe_interval_seconds <= 900 && floor(var.presence.probe_interval_seconds) == var.presence.probe_interval_seconds
+    error_message = "presence.probe_interval_seconds must be a whole number of seconds between 30 and 900: each probe is a delayed SQS message (at most 900 s), and probing a connection more often than every 30 s costs a GetConnection call and a checker invocation per connection for little gain (turn on heartbeats for faster detection)."
+  }
+
+  validation {
+    condition     = var.presence.reconcile_minutes >= 1 && var.presence.reconcile_minutes <= 60 && floor(var.presence.reconcile_minutes) == var.presence.reconcile_minutes
+    error_message = "presence.reconcile_minutes must be a whole number of minutes between 1 and 60: EventBridge schedules run at most once a minute, and a lost grace message or a function that failed between two writes is repaired only by the reconciler, so it should run at least hourly."
+  }
+
+  validation {
+    condition     = can(regex("^[^$\\s][^\\s]{0,127}$", var.presence.heartbeat.route_key))
+    error_message = "presence.heartbeat.route_key must be 1-128 characters without whitespace and must not start with '$' ($connect, $disconnect and $default are API Gateway's own routes), such as \"heartbeat\"."
+  }
+
+  validation {
+    condition     = var.presence.heartbeat.interval_seconds >= 1 && var.presence.heartbeat.interval_seconds <= 300 && floor(var.presence.heartbeat.interval_seconds) == var.presence.heartbeat.interval_seconds
+    error_message = "presence.heartbeat.interval_seconds must be a whole number of seconds between 1 and 300 (API Gateway closes a connection idle for 10 minutes, and heartbeats are what keeps it open)."
+  }
+
+  validation {
+    condition     = var.presence.heartbeat.timeout_seconds >= 2 * var.presence.heartbeat.interval_seconds && var.presence.heartbeat.timeout_seconds <= 899 && floor(var.presence.heartbeat.timeout_seconds) == var.presence.heartbeat.timeout_seconds
+    error_message = "presence.heartbeat.timeout_seconds must be a whole number of seconds, at least 2 x presence.heartbeat.interval_seconds (one late or lost heartbeat must not make an agent offline) and at most 899 (the liveness check is an SQS message delayed by timeout + 1 seconds, and SQS delays at most 900)."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.presence.events.source)) && !startswith(var.presence.events.source, "aws.")
+    error_message = "presence.events.source must be 1-256 letters, digits, '.', '_' or '-', and must not start with \"aws.\" (EventBridge reserves it for AWS services)."
+  }
+
+  validation {
+    condition     = !var.presence.events.create_bus || var.presence.events.bus_name == null
+    error_message = "presence.events.bus_name names an existing bus, so it is used only with presence.events.create_bus = false: with create_bus = true the module creates the bus \"<name>-agents\" (with the policy that lets only the announcer publish the module's source) and would ignore bus_name."
+  }
+
+  validation {
+    condition     = !var.presence.enabled || !var.presence.events.enabled || var.presence.events.create_bus || var.presence.events.bus_name != null
+    error_message = "presence.events.create_bus = false needs presence.events.bus_name (the name or ARN of an existing event bus): the announcer must know where to publish. Keep create_bus = true for a bus of the module's own, or set events.enabled = false to publish no events."
+  }
+
+  validation {
+    condition     = var.presence.events.bus_name == null || can(regex("^([A-Za-z0-9/_.-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9/_.-]{1,256})$", coalesce(var.presence.events.bus_name, "-")))
+    error_message = "presence.events.bus_name must be an event bus name (such as \"default\") or an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)."
+  }
+
+  validation {
+    condition = var.presence.probe_endpoint == null || (length(coalesce(var.presence.probe_endpoint, "-")) <= 1024 && (
+      can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.presence.probe_endpoint, "-"))) ||
+      can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?(/[^\\s?#]*)?$", coalesce(var.presence.probe_endpoint, "-")))
+    ))
+    error_message = "presence.probe_endpoint must be an https URL of at most 1024 characters without query or fragment, such as https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod (the @connections API is served over TLS only). Plain http is accepted only on loopback (127.0.0.1, localhost, [::1]), for a local emulator of API Gateway such as the one make demo runs."
+  }
+
+  validation {
+    condition = alltrue([for fn in [var.presence.checker, var.presence.announcer] :
+      fn.memory_size >= 128 && fn.memory_size <= 10240 && floor(fn.memory_size) == fn.memory_size &&
+      fn.timeout >= 3 && fn.timeout <= 900 && floor(fn.timeout) == fn.timeout
+    ])
+    error_message = "presence.checker and presence.announcer: memory_size must be a whole number of MB between 128 and 10240, and timeout a whole number of seconds between 3 and 900."
+  }
+
+  validation {
+    condition = alltrue([for fn in [var.presence.checker, var.presence.announcer] :
+      (fn.reserved_concurrent_executions == -1 || fn.reserved_concurrent_executions >= 1) && floor(fn.reserved_concurrent_executions) == fn.reserved_concurrent_executions
+    ])
+    error_message = "presence.checker.reserved_concurrent_executions and presence.announcer.reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1. 0 would throttle every invocation: no grace window would close, no probe run and no event be published (turn presence off with presence.enabled = false instead)."
+  }
+
+  validation {
+    condition = (
+      var.presence.announcer.parallelization_factor >= 1 && var.presence.announcer.parallelization_factor <= 10 && floor(var.presence.announcer.parallelization_factor) == var.presence.announcer.parallelization_factor &&
+      var.presence.announcer.maximum_retry_attempts >= 0 && var.presence.announcer.maximum_retry_attempts <= 10000 && floor(var.presence.announcer.maximum_retry_attempts) == var.presence.announcer.maximum_retry_attempts
+    )
+    error_message = "presence.announcer.parallelization_factor must be a whole number between 1 and 10 (Lambda's limit per stream shard), and presence.announcer.maximum_retry_attempts a whole number between 0 and 10000 (a finite number: an endlessly failing batch would block the agent's later events for up to 24 hours)."
   }
 }

@@ -10,10 +10,9 @@ terraform {
       # 5.76.0 is the first release whose plan accepts the default runtime python3.13: 5.75.1 refuses
       # it (hashicorp/terraform-provider-aws#40107); the provider validates `runtime` against the AWS
       # SDK for Go v2 Lambda enum, which gained python3.13 on 2024-11-11, and #40277 documents the
-      # support in the provider's CHANGELOG. 6.29.0 is excluded: its aws_dynamodb_table panics
-      # validating a global_secondary_index with unknown values (#46192, fixed in 6.30.0), which a
-      # `dynamic` index like ours has whenever its inputs are unknown (always during validate).
-      version = ">= 5.76.0, != 6.29.0"
+      # support in the provider's CHANGELOG. (6.29.0 was excluded while the connections table had a
+      # dynamic agentId index, which its aws_dynamodb_table panicked on, #46192; no table has an index now.)
+      version = ">= 5.76.0"
     }
   }
 }

@@ -3,7 +3,8 @@
 
 Each function ships only the modules it can import: the modules every function shares, plus its own
 route's (disconnect.py, connect.py, the sweep/ subpackage: the handlers import each lazily, inside the
-only function that uses it) and what only that route needs (management.py, the @connections client). A
+only function that uses it) and what only that route needs (management.py, the @connections client;
+identity.py, who is connecting, with its regular expressions and unicodedata). A
 smaller package is less to download and unpack per cold start, and `$disconnect`'s stays under 16 KiB
 (BENCHMARKS.md).
 
@@ -41,7 +42,11 @@ DIST = HERE / "dist"
 PACKAGE = "remediation_registry"
 # Modules only one function imports, by function (a name ending in "/" is a subpackage, all of it);
 # every other module goes into every zip.
-ONLY = {"connect": ("connect.py",), "disconnect": ("disconnect.py",), "sweeper": ("management.py", "sweep/")}
+ONLY = {
+    "connect": ("connect.py", "identity.py"),
+    "disconnect": ("disconnect.py",),
+    "sweeper": ("management.py", "sweep/"),
+}
 FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--

@@ -24,9 +24,10 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts import standin_tree
 from scripts.lambda_rie import Invocation
 from scripts.live_stack import Refused, Stack, cut, live_stack
-from scripts.offline import ROOT, Terraform, drain_queue, scan_table
+from scripts.offline import Terraform, copy_tree, drain_queue, scan_table
 from tests.support.servers import free_port, moto_server
 
 WIDTH = 100
@@ -64,9 +65,12 @@ def show_invocation(route: str, cid: str, invocation: Invocation, extra: str = "
 
 def main() -> int:
     started = time.monotonic()
-    workdir = ROOT / "examples" / "local"
     with tempfile.TemporaryDirectory() as tmp, moto_server(Path(tmp) / "moto.log") as endpoint:
-        banner(f"1. moto server on {endpoint}: terraform apply examples/local")
+        banner(f"1. moto server on {endpoint}: terraform apply examples/local (in the stand-in tree)")
+        # A copy of the tree as hashicorp/aws 3.39.0 can run it (scripts/standin_tree.py says what it swaps).
+        workdir = copy_tree(Path(tmp) / "tree") / "examples" / "local"
+        for line in standin_tree.describe():
+            print(f"  stand-in: {line}")
         port = free_port()
         terraform = Terraform(
             workdir, {"aws_endpoint": endpoint, "connections_endpoint": f"http://127.0.0.1:{port}/live"}, echo=True
@@ -174,17 +178,15 @@ def run_story(stack: Stack, endpoint: str) -> None:
     print(f"  the runtime's own line: {sweep.report_line.strip()}")
     show_table("Connections table after the sweep", scan_table(out["table_name"], endpoint))
 
-    banner("6. Agent-offline events on EventBridge (routed to the demo's SQS queue)")
-    delivered = drain_queue(out["agent_offline_queue_url"], endpoint)
-    offline_event = out["offline_event"]
-    print(
-        f"  {len(delivered)} event(s): source {offline_event['source']!r}, detail-type {offline_event['detail_type']!r}"
-    )
+    banner("6. Agent events on the module's EventBridge bus (routed to the demo's SQS queue)")
+    delivered = drain_queue(out["agent_events_queue_url"], endpoint)
+    agent_events = out["agent_events"]
+    print(f"  {len(delivered)} event(s): source {agent_events['source']!r}, bus {agent_events['event_bus_name']!r}")
     for event in sorted(delivered, key=lambda e: e["detail"]["agentId"]):
         detail = event["detail"]
         print(
-            f"  {detail['agentId']:<9} reason {detail['reason']:<10} abnormal {detail['abnormal']!s:<5}"
-            f" closeCode {detail['disconnectStatusCode']}  duration {detail['durationSeconds']}"
+            f"  {detail['agentId']:<9} {event['detail-type']:<26} reason {detail['reason']:<17}"
+            f" abnormal {detail.get('abnormal')!s:<5} closeCode {detail.get('disconnectStatusCode')}"
         )
     print("\n  agent-07 has no event: it reconnected. agent-55 and the Dashboard are still connected.")
 

@@ -2,10 +2,13 @@
 Terraform tests apply.
 
 `make tf-test` (and `make iam-lint`) runs the root module's `terraform test` suite (mock provider) once,
-here, with `-json -verbose`, which prints the state after each run: the suite's progress, failures and
-summary are printed as terraform prints them, and every `iam_policies` output found (one document per
-function and run) is checked by parliament (action names, resource ARN formats per action, condition
-keys). A failing test fails, any finding fails, and so does finding no policy at all.
+here, in the stand-in tree (scripts/standin_tree.py: the copy hashicorp/aws 3.39.0 can run), with
+`-json -verbose`, which prints the state after each run: the suite's progress, failures and summary are
+printed as terraform prints them, and every policy document found is checked by parliament (action
+names, resource ARN formats per action, condition keys): each role's policy (`iam_policies`, one
+document per function and run) and the policies the module hands to its users (POLICY_OUTPUTS: the
+Dashboard's presence read policy, the agents' policy, the agent-events bus's resource policy). A failing
+test fails, any finding fails, and so does finding no policy at all.
 
     python scripts/iam_lint.py            # run the suite, lint every rendered policy
     python scripts/iam_lint.py FILE.json  # lint policy documents given as files
@@ -22,7 +25,12 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from parliament import analyze_policy_string  # type: ignore[import-untyped]  # ships no type hints
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts import standin_tree
+
 ROOT = Path(__file__).resolve().parent.parent
+# Outputs holding one policy document (JSON) or null, linted like the roles' policies.
+POLICY_OUTPUTS = ("presence_read_policy_json", "agent_policy_json", "agent_events_bus_policy_json")
 
 
 def lint_policy(document: str) -> List[str]:
@@ -51,13 +59,17 @@ def policies_from_test_log(lines: Iterable[str]) -> Iterator[Tuple[str, str, str
             message = json.loads(line)
         except ValueError:
             continue
-        policies = _outputs_in(message).get("iam_policies")
-        if not isinstance(policies, dict):
-            continue  # unknown at plan time, or the run failed before outputs existed
+        outputs = _outputs_in(message)
         run = f"{message.get('@testfile', '?')}/{message.get('@testrun', '?')}"
-        for function, document in sorted(policies.items()):
+        policies = outputs.get("iam_policies")
+        if isinstance(policies, dict):  # else unknown at plan time, or the run failed before outputs existed
+            for function, document in sorted(policies.items()):
+                if isinstance(document, str):
+                    yield run, function, document
+        for name in POLICY_OUTPUTS:
+            document = outputs.get(name)
             if isinstance(document, str):
-                yield run, function, document
+                yield run, name, document
 
 
 class Progress:
@@ -101,16 +113,19 @@ class Progress:
 
 
 def run_test_suite() -> List[str]:
-    """The root module's terraform test suite, its progress printed; returns its JSON lines."""
+    """The root module's terraform test suite in the stand-in tree, its progress printed; returns its JSON lines."""
+    tree = standin_tree.shared_tree()
+    for line in standin_tree.describe():
+        print(f"iam-lint: in the stand-in tree {tree}: {line}", flush=True)
     subprocess.run(
-        ["terraform", f"-chdir={ROOT}", "init", "-backend=false", "-input=false", "-no-color"],
+        ["terraform", f"-chdir={tree}", "init", "-backend=false", "-input=false", "-no-color"],
         check=True,
         capture_output=True,
     )
     lines: List[str] = []
     shown = Progress()
     with subprocess.Popen(
-        ["terraform", f"-chdir={ROOT}", "test", "-json", "-verbose", "-no-color"],
+        ["terraform", f"-chdir={tree}", "test", "-json", "-verbose", "-no-color"],
         stdout=subprocess.PIPE,
         text=True,
     ) as proc:

@@ -1,6 +1,6 @@
 """`make matrix`: prove the module on every Terraform release of scripts/engines.py and on OpenTofu.
 
-Per engine, in a copy of the tree of its own (engines run side by side):
+Per engine, in a stand-in copy of the tree of its own (scripts/standin_tree.py; engines run side by side):
   validate   modules for every Terraform directory, then `validate` (root, submodule, each example)
   test       `test` of the submodule's and the root module's suites (mock_provider: Terraform >= 1.7;
              OpenTofu runs a generated variant of the same files, see scripts/tofu_tests.py)
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts import engines, offline, standin, tofu_tests
+from scripts import engines, offline, tofu_tests
 from scripts.matrix_lifecycle import lifecycle
 
 ROOT = engines.ROOT
@@ -58,10 +58,8 @@ class Result:
 
 
 def copy_tree(dest: Path) -> Path:
-    """offline.copy_tree plus the terraform test files (tests/), with the stand-in override."""
-    offline.copy_tree(dest, (*offline.TREE_DIRS, "tests"))
-    standin.write_example_overrides(dest)
-    return dest
+    """offline.copy_tree (the stand-in tree, scripts/standin_tree.py) plus the terraform test files (tests/)."""
+    return offline.copy_tree(dest, (*offline.TREE_DIRS, "tests"))
 
 
 class Engine:

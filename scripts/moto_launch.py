@@ -1,7 +1,7 @@
 """`moto_server` with the corrections the local stand-ins need (run as `python scripts/moto_launch.py -H .. -p ..`).
 
 moto plays AWS's control planes here; the data planes that moto would otherwise play itself are played by
-the stand-ins in scripts/ instead. Four corrections, each checked by tests/dataplane/test_moto_launch.py:
+the stand-ins in scripts/ instead. Five corrections, each checked by tests/dataplane/test_moto_launch.py:
 
 1. Event source mappings stay control-plane records only. moto links a mapping to its queue or table
    and, on every SendMessage / every write, invokes the function itself in Docker. Without a Docker
@@ -23,6 +23,12 @@ the stand-ins in scripts/ instead. Four corrections, each checked by tests/datap
 4. API Gateway v2 GetRouteResponses (the list of a route's responses, which tells a two-way route from a
    one-way one) answers HTTP 500 in moto: it stores route responses but has no handler for the list.
    Added here from moto's own models.
+5. SQS GetQueueAttributes RedrivePolicy: AWS answers compact JSON
+   (`{"deadLetterTargetArn":"arn:...","maxReceiveCount":10}`, as in the AWS CLI reference's
+   get-queue-attributes example); moto re-serialises it with Python's ", " / ": " separators.
+   hashicorp/aws 3.39.0 (the offline stand-in provider) stores the answer as is and compares it with its
+   compact normalisation of the configuration: every plan after an apply would propose a whitespace-only
+   change to a queue with a dead-letter queue (the presence queue; hashicorp/aws >= 5 compares JSON).
 
 Nothing else changes; any other argument goes to moto's own `moto_server` entry point.
 """
@@ -95,10 +101,27 @@ def _get_route_responses() -> None:
     ApiGatewayV2Response.get_route_responses = get_route_responses  # type: ignore[attr-defined]
 
 
+def _compact_redrive_policy() -> None:
+    import json  # noqa: PLC0415
+
+    from moto.sqs.models import Queue  # noqa: PLC0415
+
+    attributes: Any = Queue.attributes
+
+    def compact(self: Any) -> Any:
+        result = attributes.fget(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    Queue.attributes = property(compact)  # type: ignore[assignment,method-assign]
+
+
 def main(argv: List[str]) -> int:
     _unlink_event_source_mappings()
     _faithful_stream_records()
     _get_route_responses()
+    _compact_redrive_policy()
     from moto.server import main as moto_main  # noqa: PLC0415
 
     moto_main(argv)

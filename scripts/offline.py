@@ -6,7 +6,6 @@ AWS's Lambda runtime emulator (scripts/lambda_rie.py) behind the local gateway (
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import uuid
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import boto3
+
+from scripts import standin_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "function" / "dist"
@@ -75,14 +76,10 @@ TREE_DIRS = ("modules", "function", "examples")
 
 
 def copy_tree(dest: Path, subdirs: Sequence[str] = TREE_DIRS) -> Path:
-    """A copy of the module and its examples (what a fresh clone holds), without working state."""
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc")
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in ROOT.glob("*.tf"):
-        shutil.copy2(path, dest / path.name)
-    for sub in subdirs:
-        shutil.copytree(ROOT / sub, dest / sub, ignore=ignore, dirs_exist_ok=True)
-    return dest
+    """A copy of the module and its examples (what a fresh clone holds), without working state, as
+    hashicorp/aws 3.39.0 can run it: the stand-in tree (scripts/standin_tree.py swaps the files naming
+    resource types 3.39.0 lacks for their declared stand-ins, and writes examples/local's override)."""
+    return standin_tree.build(dest, subdirs)
 
 
 def moto_override(endpoint: str, region: str = REGION) -> str:
@@ -137,21 +134,6 @@ def client(service: str, endpoint: str, region: str = REGION) -> Any:
         region_name=region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-    )
-
-
-def stand_in_authorizer(endpoint: str, region: str = REGION) -> str:
-    """ARN of a function standing in for the caller's `$connect` REQUEST authorizer that
-    examples/complete requires (connect_authorizer_function_arn): moto stores it, nothing invokes it."""
-    role = client("iam", endpoint, region).create_role(RoleName=f"authz-fn-{region}", AssumeRolePolicyDocument="{}")
-    return str(
-        client("lambda", endpoint, region).create_function(
-            FunctionName="authz-fn",
-            Runtime="python3.8",
-            Role=role["Role"]["Arn"],
-            Handler="authz.handler",
-            Code={"ZipFile": PACKAGE_ZIPS["connect"].read_bytes()},
-        )["FunctionArn"]
     )
 
 

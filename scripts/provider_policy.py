@@ -27,13 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEPRECATIONS_PACKAGE = "pulumi-aws 7.51.1"
 DEFAULT_DEPRECATIONS = REPO_ROOT / ".tools" / "schema" / "pulumi-aws-7.51.1.deprecations-v2.json"
 
-# (resource type, dotted argument path) -> why this module keeps a deprecated argument.
-ALLOW_LIST: Dict[Tuple[str, str], str] = {
-    ("aws_dynamodb_table", "global_secondary_index.hash_key"): (
-        "key_schema, its replacement, exists only from hashicorp/aws 6.29; the module supports >= 5.76.0 "
-        "(python3.13) and hash_key still works on 6.x. Switch when the floor reaches 6.30 (README, Requirements)."
-    ),
-}
+# (resource type, dotted argument path) -> why this module keeps a deprecated argument. Empty: the
+# module uses none (global_secondary_index.hash_key left with the connections table's agentId index).
+ALLOW_LIST: Dict[Tuple[str, str], str] = {}
 
 _CLASS = re.compile(r"^class (\w+)\b")
 _RESOURCE_CLASS = re.compile(r"^class (\w+)\(pulumi\.CustomResource\)")

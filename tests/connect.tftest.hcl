@@ -62,16 +62,25 @@ run "enabled_behind_an_authorizer" {
 
   assert {
     condition = output.function_environment.connect == tomap({
-      CONNECTIONS_TABLE             = "remediation-disconnect-connections"
-      TTL_ATTRIBUTE                 = "expiresAt"
-      CONNECTION_GRACE_SECONDS      = "300"
-      METRICS_NAMESPACE             = "Remediation/WebSocket"
-      LOG_LEVEL                     = "INFO"
-      CONNECT_CLIENT_TYPE_KEY       = "clientType"
-      CONNECT_AGENT_ID_KEY          = "agentId"
-      CONNECT_QUERY_STRING_IDENTITY = "false"
+      CONNECTIONS_TABLE           = "remediation-disconnect-connections"
+      TTL_ATTRIBUTE               = "expiresAt"
+      CONNECTION_GRACE_SECONDS    = "300"
+      METRICS_NAMESPACE           = "Remediation/WebSocket"
+      LOG_LEVEL                   = "INFO"
+      CONNECT_IDENTITY_SOURCE     = "authorizer"
+      CONNECT_CLIENT_TYPE_KEY     = "clientType"
+      CONNECT_AGENT_ID_KEY        = "agentId"
+      CONNECT_IAM_AGENT_ROLES     = ""
+      CONNECT_IAM_DASHBOARD_ROLES = ""
+      CONNECT_IAM_AGENT_ID_FROM   = "session_name"
+      CONNECT_AGENT_ID_PATTERN    = ""
     })
-    error_message = "The connect function must get exactly the contract settings and identity keys."
+    error_message = "The connect function must get exactly the contract settings and the identity settings (authorizer by default; no presence variable while presence is off)."
+  }
+
+  assert {
+    condition     = output.connect_identity == { source = "authorizer", authorization_type = "CUSTOM" } && output.agent_policy_json == null
+    error_message = "connect_identity says the route is authorized by the REQUEST authorizer; no agent policy without IAM identity."
   }
 
   assert {
@@ -104,7 +113,7 @@ run "dashboard_shows_the_writer" {
   }
 
   assert {
-    condition     = contains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[5].properties.metrics, ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-connect"]) && contains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[5].properties.metrics, ["Remediation/WebSocket", "RefusedConnects"])
+    condition     = contains(one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics, ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-connect"]) && contains(one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics, ["Remediation/WebSocket", "RefusedConnects"])
     error_message = "With the writer enabled, the dashboard's Errors widget shows its Lambda errors and refused connections."
   }
 }
@@ -112,10 +121,10 @@ run "dashboard_shows_the_writer" {
 run "demo_identity_keys_and_table_key" {
   variables {
     connect = {
-      enabled                     = true
-      allow_query_string_identity = true
-      client_type_key             = "role"
-      agent_id_key                = "sub"
+      enabled         = true
+      identity        = "query_string_insecure"
+      client_type_key = "role"
+      agent_id_key    = "sub"
     }
     table = {
       kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1111-2222"
@@ -123,19 +132,27 @@ run "demo_identity_keys_and_table_key" {
     connection_grace_seconds = 60
   }
 
+  # The query string is spoofable: every plan warns (a check block, never a failure).
+  expect_failures = [check.connect_identity_is_verified]
+
   assert {
     condition     = aws_apigatewayv2_route.connect[0].authorization_type == "NONE" && aws_apigatewayv2_route.connect[0].authorizer_id == null
-    error_message = "Without authorizer_id the route has no authorizer."
+    error_message = "With query-string identity the route has no authorization."
   }
 
   assert {
-    condition     = output.function_environment.connect.CONNECT_QUERY_STRING_IDENTITY == "true" && output.function_environment.connect.CONNECT_CLIENT_TYPE_KEY == "role" && output.function_environment.connect.CONNECT_AGENT_ID_KEY == "sub" && output.function_environment.connect.CONNECTION_GRACE_SECONDS == "60"
-    error_message = "Identity keys, the query-string switch and the grace must reach the function."
+    condition     = output.function_environment.connect.CONNECT_IDENTITY_SOURCE == "query_string_insecure" && output.function_environment.connect.CONNECT_CLIENT_TYPE_KEY == "role" && output.function_environment.connect.CONNECT_AGENT_ID_KEY == "sub" && output.function_environment.connect.CONNECTION_GRACE_SECONDS == "60"
+    error_message = "Identity source, keys and the grace must reach the function."
   }
 
   assert {
-    condition     = [for s in jsondecode(output.iam_policies.connect).Statement : s.Sid] == ["WriteOwnLogs", "RegisterConnection", "DecryptTableKey"]
-    error_message = "With a customer-managed table key the connect role also gets the key statement, and nothing else."
+    condition     = output.function_environment.disconnect.CONNECT_IDENTITY_SOURCE == "query_string_insecure" && output.function_environment.disconnect.CONNECT_CLIENT_TYPE_KEY == "role" && output.function_environment.disconnect.CONNECT_AGENT_ID_KEY == "sub"
+    error_message = "$disconnect gets the identity source and keys too (its lost-answer fallback)."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.iam_policies.connect).Statement : s.Sid] == ["WriteOwnLogs", "RegisterConnection", "DecryptTableKey", "DescribeTableKey"]
+    error_message = "With a customer-managed table key the connect role also gets the key statements, and nothing else."
   }
 }
 

@@ -55,7 +55,7 @@ run "connections_table" {
 
   assert {
     condition     = aws_dynamodb_table.this[0].hash_key == "connectionId" && aws_dynamodb_table.this[0].attribute == toset([{ name = "connectionId", type = "S" }])
-    error_message = "The partition key must be connectionId (S), the only attribute without agent tracking."
+    error_message = "The partition key must be connectionId (S), the only attribute declared."
   }
 
   assert {
@@ -74,8 +74,8 @@ run "connections_table" {
   }
 
   assert {
-    condition     = length(aws_dynamodb_table.this[0].global_secondary_index) == 0 && output.agent_index_name == null
-    error_message = "No agentId index without agent tracking."
+    condition     = length(aws_dynamodb_table.this[0].global_secondary_index) == 0 && aws_dynamodb_table.this[0].stream_enabled != true
+    error_message = "The connections table has no index and no stream (presence has a table of its own)."
   }
 
   assert {
@@ -106,8 +106,18 @@ run "disconnect_function" {
   }
 
   assert {
-    condition     = output.function_environment.disconnect.CONNECTIONS_TABLE == "remediation-disconnect-connections" && output.function_environment.disconnect.LOG_CLIENT_ADDRESS == "false" && output.function_environment.disconnect.AGENT_INDEX_NAME == "" && output.function_environment.disconnect.OFFLINE_EVENT_BUS == ""
-    error_message = "CONNECTIONS_TABLE names the table; client addresses are not logged and agent features are off by default."
+    condition = output.function_environment.disconnect == tomap({
+      CONNECTIONS_TABLE        = "remediation-disconnect-connections"
+      TTL_ATTRIBUTE            = "expiresAt"
+      CONNECTION_GRACE_SECONDS = "300"
+      METRICS_NAMESPACE        = "Remediation/WebSocket"
+      LOG_LEVEL                = "INFO"
+      CONNECT_IDENTITY_SOURCE  = "authorizer"
+      CONNECT_CLIENT_TYPE_KEY  = "clientType"
+      CONNECT_AGENT_ID_KEY     = "agentId"
+      LOG_CLIENT_ADDRESS       = "false"
+    })
+    error_message = "The disconnect function gets the contract settings and the authorizer's identity keys (its lost-answer fallback); client addresses are not logged; no presence variable (absent = presence off)."
   }
 
   assert {
@@ -178,7 +188,17 @@ run "alarms_and_no_dashboard" {
   }
 
   assert {
-    condition     = output.offline_event == null
-    error_message = "No offline events without agent tracking."
+    condition = alltrue([for name in [
+      output.presence_table_name, output.presence_table_arn, output.presence_read_policy_json, output.presence_queue_url,
+      output.presence_queue_arn, output.presence_dlq_arn, output.presence_function_name, output.presence_schedule_rule_arn,
+      output.events_function_name, output.agent_events, output.agent_events_bus_policy_json, output.heartbeat_route_key,
+      output.heartbeat_route_id, output.heartbeat_integration_id, output.agent_policy_json, output.connect_identity,
+    ] : name == null])
+    error_message = "Presence, agent events, heartbeats and the $connect identity outputs are null when those features are off."
+  }
+
+  assert {
+    condition     = length(aws_dynamodb_table.presence) + length(aws_sqs_queue.presence) + length(aws_sqs_queue.presence_dlq) + length(module.presence_function) + length(module.events_function) + length(aws_cloudwatch_event_bus.agents) + length(aws_apigatewayv2_route.heartbeat) == 0
+    error_message = "Presence is off by default: no presence table, queues, functions, bus or heartbeat route."
   }
 }

@@ -91,7 +91,38 @@ run "deployment_carries_the_connect_route" {
       aws_apigatewayv2_route.connect[0].id,
       aws_apigatewayv2_route.connect[0].target,
       "abc123",
+      "CUSTOM",
     ]))
-    error_message = "With the $connect writer on, a change of its route, integration or authorizer redeploys too."
+    error_message = "With the $connect writer on, a change of its route, integration, authorizer or authorization type redeploys too."
+  }
+}
+
+run "deployment_carries_the_heartbeat_route" {
+  variables {
+    stage_name = "live"
+    connect    = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"] } }
+    presence   = { enabled = true, heartbeat = { enabled = true, route_key = "ping" } }
+    deployment = { enabled = true }
+  }
+
+  assert {
+    condition = aws_apigatewayv2_deployment.this[0].triggers.redeployment == sha1(jsonencode([
+      aws_apigatewayv2_integration.disconnect.id,
+      aws_apigatewayv2_integration.disconnect.integration_uri,
+      aws_apigatewayv2_route.disconnect[0].id,
+      aws_apigatewayv2_route.disconnect[0].target,
+      aws_apigatewayv2_integration.connect[0].id,
+      aws_apigatewayv2_integration.connect[0].integration_uri,
+      aws_apigatewayv2_route.connect[0].id,
+      aws_apigatewayv2_route.connect[0].target,
+      null,
+      "AWS_IAM",
+      aws_apigatewayv2_integration.heartbeat[0].id,
+      jsonencode({ "$default" = "{\"statusCode\": 200}" }),
+      aws_apigatewayv2_route.heartbeat[0].id,
+      "ping",
+      aws_apigatewayv2_route.heartbeat[0].target,
+    ]))
+    error_message = "With heartbeats, a change of the heartbeat route (its key or target) or of its MOCK integration redeploys too."
   }
 }

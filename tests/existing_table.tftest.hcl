@@ -43,29 +43,6 @@ run "uses_the_existing_table" {
   }
 }
 
-run "existing_table_with_agent_index" {
-  variables {
-    agent_tracking = { enabled = true, index_name = "agents" }
-  }
-
-  override_data {
-    target = data.aws_dynamodb_table.existing
-    values = {
-      arn       = "arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections"
-      hash_key  = "connectionId"
-      range_key = ""
-      global_secondary_index = [{
-        name = "agents", hash_key = "agentId", range_key = "", projection_type = "ALL", non_key_attributes = [], read_capacity = 0, write_capacity = 0
-      }]
-    }
-  }
-
-  assert {
-    condition     = contains(jsondecode(output.iam_policies.disconnect).Statement, { Sid = "FindOtherAgentConnections", Effect = "Allow", Action = ["dynamodb:Query"], Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/RemediationWebSocketConnections/index/agents"] })
-    error_message = "Query is scoped to the named index of the existing table."
-  }
-}
-
 run "existing_table_with_customer_managed_key" {
   variables {
     table = { kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/existing" }
@@ -74,6 +51,31 @@ run "existing_table_with_customer_managed_key" {
   assert {
     condition     = strcontains(output.iam_policies.disconnect, "arn:aws:kms:eu-west-1:123456789012:key/existing") && strcontains(output.iam_policies.sweeper, "DecryptTableKey")
     error_message = "The existing table's key may be decrypted (via DynamoDB) when it is given."
+  }
+}
+
+run "existing_table_key_encrypts_the_presence_table" {
+  variables {
+    stage_name = "live"
+    table      = { kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/existing" }
+    connect    = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"] } }
+    presence   = { enabled = true }
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.presence[0].server_side_encryption[0].kms_key_arn == "arn:aws:kms:eu-west-1:123456789012:key/existing"
+    error_message = "The presence table is encrypted with the existing connections table's key."
+  }
+
+  assert {
+    condition = contains(jsondecode(output.iam_policies.presence).Statement, {
+      Sid = "DecryptTableKey", Effect = "Allow", Action = ["kms:Decrypt"], Resource = ["arn:aws:kms:eu-west-1:123456789012:key/existing"]
+      Condition = { StringEquals = {
+        "kms:ViaService"                               = ["dynamodb.eu-west-1.amazonaws.com"]
+        "kms:EncryptionContext:aws:dynamodb:tableName" = ["RemediationWebSocketConnections", "remediation-disconnect-presence"]
+      } }
+    })
+    error_message = "The roles may decrypt the key for the existing table and the presence table only."
   }
 }
 
@@ -98,16 +100,6 @@ run "wrong_key_is_refused" {
       range_key              = ""
       global_secondary_index = []
     }
-  }
-
-  expect_failures = [data.aws_dynamodb_table.existing]
-}
-
-run "missing_agent_index_is_refused" {
-  command = plan
-
-  variables {
-    agent_tracking = { enabled = true }
   }
 
   expect_failures = [data.aws_dynamodb_table.existing]

@@ -33,10 +33,16 @@ run "keys_tracing_role_and_tags" {
 
   assert {
     condition = contains(jsondecode(output.iam_policies.disconnect).Statement, {
-      Sid       = "DecryptTableKey", Effect = "Allow", Action = ["kms:Decrypt", "kms:DescribeKey"], Resource = ["arn:aws:kms:eu-west-1:123456789012:key/1111-2222"]
+      Sid = "DecryptTableKey", Effect = "Allow", Action = ["kms:Decrypt"], Resource = ["arn:aws:kms:eu-west-1:123456789012:key/1111-2222"]
+      Condition = { StringEquals = {
+        "kms:ViaService"                               = ["dynamodb.eu-west-1.amazonaws.com"]
+        "kms:EncryptionContext:aws:dynamodb:tableName" = ["rem-prod-connections"]
+      } }
+      }) && contains(jsondecode(output.iam_policies.disconnect).Statement, {
+      Sid       = "DescribeTableKey", Effect = "Allow", Action = ["kms:DescribeKey"], Resource = ["arn:aws:kms:eu-west-1:123456789012:key/1111-2222"]
       Condition = { StringEquals = { "kms:ViaService" = ["dynamodb.eu-west-1.amazonaws.com"] } }
     }) && strcontains(output.iam_policies.sweeper, "DecryptTableKey")
-    error_message = "With a customer-managed table key both roles may decrypt it, through DynamoDB only."
+    error_message = "With a customer-managed table key both roles may decrypt it, through DynamoDB only and for the module's table only (DescribeKey carries no encryption context: a statement of its own)."
   }
 
   assert {
@@ -88,8 +94,16 @@ run "dashboard_and_namespace" {
   }
 
   assert {
-    condition     = output.dashboard_name == "remediation-disconnect" && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "\"Acme/Remediation\"") && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "agent offline")
-    error_message = "The dashboard charts the namespace's metrics and lists offline agents."
+    condition     = output.dashboard_name == "remediation-disconnect" && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "\"Acme/Remediation\"") && !strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "agent offline")
+    error_message = "The dashboard charts the namespace's metrics (the presence widgets only with presence)."
+  }
+
+  assert {
+    condition = [for widget in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [widget.properties.title, widget.x, widget.y, widget.width]] == [
+      ["Disconnects by client type", 0, 0, 8], ["Active connections (each complete sweep)", 8, 0, 8], ["Stale connections removed by the sweeper", 16, 0, 8],
+      ["Connection duration (seconds, p50 / p90)", 0, 6, 8], ["Errors", 8, 6, 8],
+    ]
+    error_message = "Without presence the dashboard keeps its five metric widgets, three to a row."
   }
 
   assert {

@@ -50,6 +50,16 @@ run "api_id_is_an_arn" {
   expect_failures = [var.api_id]
 }
 
+run "deployment_description_too_long" {
+  command = plan
+
+  variables {
+    deployment = { enabled = true, description = format("%01025d", 0) }
+  }
+
+  expect_failures = [var.deployment]
+}
+
 run "stage_name_with_slash" {
   command = plan
 
@@ -240,41 +250,11 @@ run "boundary_not_a_policy" {
   expect_failures = [var.role_permissions_boundary]
 }
 
-run "agent_index_name_too_short" {
+run "sweeper_rate_beyond_a_day" {
   command = plan
 
   variables {
-    agent_tracking = { enabled = true, index_name = "ab" }
-  }
-
-  expect_failures = [var.agent_tracking]
-}
-
-run "event_bus_not_a_name_or_arn" {
-  command = plan
-
-  variables {
-    agent_tracking = { enabled = true, event_bus_name = "my bus" }
-  }
-
-  expect_failures = [var.agent_tracking]
-}
-
-run "event_source_reserved" {
-  command = plan
-
-  variables {
-    agent_tracking = { enabled = true, event_source = "aws.remediation" }
-  }
-
-  expect_failures = [var.agent_tracking]
-}
-
-run "sweeper_rate_zero" {
-  command = plan
-
-  variables {
-    sweeper = { rate_minutes = 0 }
+    sweeper = { rate_minutes = 1441 }
   }
 
   expect_failures = [var.sweeper]
@@ -368,4 +348,384 @@ run "alarm_evaluation_periods_zero" {
   }
 
   expect_failures = [var.alarms]
+}
+
+run "presence_table_name_is_an_arn" {
+  command = plan
+
+  variables {
+    presence = { table_name = "arn:aws:dynamodb:eu-west-1:123456789012:table/p" }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_grace_beyond_sqs_delay" {
+  command = plan
+
+  variables {
+    presence = { grace_seconds = 901 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_grace_fractional" {
+  command = plan
+
+  variables {
+    presence = { grace_seconds = 2.5 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_probe_interval_too_short" {
+  command = plan
+
+  variables {
+    presence = { probe_interval_seconds = 29 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_probe_interval_beyond_sqs_delay" {
+  command = plan
+
+  variables {
+    presence = { probe_interval_seconds = 901 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_reconcile_zero" {
+  command = plan
+
+  variables {
+    presence = { reconcile_minutes = 0 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_reconcile_beyond_an_hour" {
+  command = plan
+
+  variables {
+    presence = { reconcile_minutes = 61 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "heartbeat_route_key_reserved" {
+  command = plan
+
+  variables {
+    presence = { heartbeat = { route_key = "$default" } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "heartbeat_route_key_with_space" {
+  command = plan
+
+  variables {
+    presence = { heartbeat = { route_key = "heart beat" } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "heartbeat_interval_zero" {
+  command = plan
+
+  variables {
+    presence = { heartbeat = { interval_seconds = 0, timeout_seconds = 10 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "heartbeat_interval_beyond_idle_timeout" {
+  command = plan
+
+  variables {
+    presence = { heartbeat = { interval_seconds = 301, timeout_seconds = 800 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "heartbeat_timeout_below_two_intervals" {
+  command = plan
+
+  variables {
+    presence = { heartbeat = { interval_seconds = 30, timeout_seconds = 59 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "heartbeat_timeout_beyond_sqs_delay" {
+  command = plan
+
+  variables {
+    presence = { heartbeat = { interval_seconds = 30, timeout_seconds = 900 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "events_source_reserved" {
+  command = plan
+
+  variables {
+    presence = { events = { source = "aws.remediation" } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "events_source_with_space" {
+  command = plan
+
+  variables {
+    presence = { events = { source = "remediation websocket" } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "events_bus_name_with_create_bus" {
+  command = plan
+
+  variables {
+    presence = { events = { create_bus = true, bus_name = "central" } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "events_existing_bus_without_name" {
+  command = plan
+
+  variables {
+    presence = { enabled = true, events = { create_bus = false } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "events_bus_name_not_a_name_or_arn" {
+  command = plan
+
+  variables {
+    presence = { events = { create_bus = false, bus_name = "my bus" } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_probe_endpoint_plain_http" {
+  command = plan
+
+  variables {
+    presence = { probe_endpoint = "http://example.com/live" }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_checker_timeout_too_long" {
+  command = plan
+
+  variables {
+    presence = { checker = { timeout = 901 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_announcer_memory_too_small" {
+  command = plan
+
+  variables {
+    presence = { announcer = { memory_size = 64 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_checker_reserved_concurrency_zero" {
+  command = plan
+
+  variables {
+    presence = { checker = { reserved_concurrent_executions = 0 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_parallelization_beyond_ten" {
+  command = plan
+
+  variables {
+    presence = { announcer = { parallelization_factor = 11 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_retries_infinite" {
+  command = plan
+
+  variables {
+    presence = { announcer = { maximum_retry_attempts = -1 } }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "identity_unknown" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "cognito" }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "identity_authorizer_without_authorizer_id" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "authorizer" }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "authorizer_id_with_iam_identity" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", authorizer_id = "abc123", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "authorizer_id_with_query_string_identity" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "query_string_insecure", authorizer_id = "abc123" }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_roles_without_iam_identity" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, authorizer_id = "abc123", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_identity_without_roles" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam" }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_role_is_a_session_arn" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:sts::123456789012:assumed-role/agents/agent-7"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_role_name_with_comma" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/a,b"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_role_in_both_lists" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/x"], dashboard_role_arns = ["arn:aws:iam::123456789012:role/x"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_roles_beyond_the_environment_limit" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = [for i in range(40) : "arn:aws:iam::123456789012:role/remediation-agents-of-fleet-number-${i}"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_agent_id_from_unknown" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"], agent_id_from = "tag" } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "agent_id_pattern_does_not_compile" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, authorizer_id = "abc123", agent_id_pattern = "agent-(" }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "agent_id_pattern_with_lookahead" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, authorizer_id = "abc123", agent_id_pattern = "(?=agent)agent-[0-9]+" }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "agent_id_pattern_empty" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, authorizer_id = "abc123", agent_id_pattern = "" }
+  }
+
+  expect_failures = [var.connect]
 }

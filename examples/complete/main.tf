@@ -1,7 +1,8 @@
-# A Remediation WebSocket channel with everything the module offers: agent status with offline
-# events routed to on-call, probing of silent connections, alarms and a dashboard.
-# The module's $connect writer registers each connection, with identity from your REQUEST authorizer
-# (a Lambda returning context.clientType and context.agentId): see README.md, "Connecting an agent".
+# A Remediation WebSocket channel with everything the module offers: agents and the Dashboard connect
+# with SigV4-signed handshakes (AWS_IAM on $connect: identity from the caller's role, no token to
+# manage), agent presence with heartbeats and online/offline events on the module's own bus (only the
+# module may publish its source there) routed to on-call, probing of silent connections, alarms and a
+# dashboard. See README.md, "Connecting an agent".
 
 provider "aws" {
   region = var.region
@@ -143,22 +144,44 @@ resource "aws_sns_topic_subscription" "oncall" {
   endpoint  = var.oncall_email
 }
 
-# Your REQUEST authorizer on $connect: it checks the client's token (Authorization header) and returns
-# clientType / agentId in its context, which the module's $connect writer stores.
-resource "aws_apigatewayv2_authorizer" "connect" {
-  api_id           = aws_apigatewayv2_api.remediation.id
-  name             = "${var.name}-connect"
-  authorizer_type  = "REQUEST"
-  authorizer_uri   = "arn:${data.aws_partition.current.partition}:apigateway:${var.region}:lambda:path/2015-03-31/functions/${var.connect_authorizer_function_arn}/invocations"
-  identity_sources = ["route.request.header.Authorization"]
+# The roles clients assume to sign the $connect handshake: one for the whole agent fleet (each agent
+# uses its agent id as the role session name, which becomes its identity) and one for the Dashboard.
+# Who may assume them is yours to decide: here principals of this account (trusted_principal_arns
+# narrows it). Both carry exactly the module's agent_policy_json: invoke $connect and heartbeat on
+# this stage, nothing else.
+locals {
+  client_roles = {
+    agent     = "${var.name}-agent-${var.region}"
+    dashboard = "${var.name}-dashboard-${var.region}"
+  }
+  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
 }
 
-resource "aws_lambda_permission" "connect_authorizer" {
-  statement_id  = "AllowConnectAuthorizerOfApi${aws_apigatewayv2_api.remediation.id}"
-  action        = "lambda:InvokeFunction"
-  function_name = var.connect_authorizer_function_arn
-  principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.remediation.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.connect.id}"
+resource "aws_iam_role" "client" {
+  for_each = local.client_roles
+
+  name = each.value
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [merge(
+      {
+        Sid       = "TrustedClients"
+        Effect    = "Allow"
+        Principal = { AWS = length(var.trusted_principal_arns) > 0 ? var.trusted_principal_arns : [local.account_root] }
+        Action    = "sts:AssumeRole"
+      },
+      # Session names become agent ids: require a well-formed one.
+      each.key == "agent" ? { Condition = { StringLike = { "sts:RoleSessionName" = "agent-*" } } } : {},
+    )]
+  })
+}
+
+resource "aws_iam_role_policy" "client" {
+  for_each = local.client_roles
+
+  name   = "connect-to-${var.name}-channel"
+  role   = aws_iam_role.client[each.key].id
+  policy = module.remediation_disconnect.agent_policy_json
 }
 
 module "remediation_disconnect" {
@@ -170,12 +193,21 @@ module "remediation_disconnect" {
   table_name = "RemediationWebSocketConnections"
 
   connect = {
-    enabled       = true
-    authorizer_id = aws_apigatewayv2_authorizer.connect.id
+    enabled  = true
+    identity = "iam"
+    iam = {
+      agent_role_arns     = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${local.client_roles.agent}"]
+      dashboard_role_arns = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${local.client_roles.dashboard}"]
+      agent_id_from       = "session_name"
+    }
+    agent_id_pattern = "agent-[A-Za-z0-9-]{1,58}"
   }
 
-  agent_tracking = {
-    enabled = true
+  presence = {
+    enabled       = true
+    grace_seconds = 20
+    heartbeat     = { enabled = true, interval_seconds = 30, timeout_seconds = 75 }
+    events        = { create_bus = true }
   }
 
   sweeper = {
@@ -192,20 +224,20 @@ module "remediation_disconnect" {
   tags             = { Example = "complete" }
 }
 
-# Agent offline -> on-call topic.
-resource "aws_cloudwatch_event_rule" "agent_offline" {
-  name        = "${var.name}-agent-offline"
-  description = "A Remediation agent has no live WebSocket connection left"
-  event_pattern = jsonencode({
-    source        = [module.remediation_disconnect.offline_event.source]
-    "detail-type" = [module.remediation_disconnect.offline_event.detail_type]
-  })
+# Agent events -> on-call topic: the rule matches exactly the module's source and two detail-types
+# on the module's bus, whose policy lets no one but the module's announcer publish them.
+resource "aws_cloudwatch_event_rule" "agent_events" {
+  name           = "${var.name}-agent-events"
+  description    = "A Remediation agent went online or offline"
+  event_bus_name = module.remediation_disconnect.agent_events.event_bus_name
+  event_pattern  = module.remediation_disconnect.agent_events.event_pattern
 }
 
-resource "aws_cloudwatch_event_target" "agent_offline" {
-  rule      = aws_cloudwatch_event_rule.agent_offline.name
-  target_id = "oncall"
-  arn       = aws_sns_topic.oncall.arn
+resource "aws_cloudwatch_event_target" "agent_events" {
+  rule           = aws_cloudwatch_event_rule.agent_events.name
+  event_bus_name = module.remediation_disconnect.agent_events.event_bus_name
+  target_id      = "oncall"
+  arn            = aws_sns_topic.oncall.arn
 }
 
 resource "aws_sns_topic_policy" "oncall" {
@@ -214,12 +246,12 @@ resource "aws_sns_topic_policy" "oncall" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid       = "AgentOfflineEvents"
+        Sid       = "AgentEvents"
         Effect    = "Allow"
         Principal = { Service = "events.amazonaws.com" }
         Action    = "sns:Publish"
         Resource  = aws_sns_topic.oncall.arn
-        Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.agent_offline.arn } }
+        Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.agent_events.arn } }
       },
       {
         Sid       = "Alarms"

@@ -11,7 +11,7 @@ variable "name" {
 }
 
 variable "oncall_email" {
-  description = "E-mail address subscribed to alarms and agent-offline notifications, or null for none (the subscription must be confirmed from the mailbox)."
+  description = "E-mail address subscribed to alarms and agent online/offline notifications, or null for none (the subscription must be confirmed from the mailbox)."
   type        = string
   default     = null
 }
@@ -22,12 +22,13 @@ variable "manage_api_gateway_account" {
   default     = false
 }
 
-variable "connect_authorizer_function_arn" {
-  description = "ARN of your Lambda REQUEST authorizer for $connect: it validates the client's Authorization header and returns context.clientType (\"agent\" or \"dashboard\") and, for agents, context.agentId."
-  type        = string
+variable "trusted_principal_arns" {
+  description = "Principals (IAM role or account ARNs) allowed to assume the agent and Dashboard roles whose signed handshakes $connect accepts; empty: any principal of this account that IAM allows sts:AssumeRole."
+  type        = list(string)
+  default     = []
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$", var.connect_authorizer_function_arn))
-    error_message = "connect_authorizer_function_arn must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)."
+    condition     = alltrue([for arn in var.trusted_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "trusted_principal_arns must be IAM role, user or account root ARNs (arn:aws:iam::<account>:role/<name>)."
   }
 }

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # What you would write today: the current major, within the module's own ">= 5.76.0, != 6.29.0".
+      # What you would write today: the current major, within the module's own ">= 5.76.0".
       version = "~> 6.30"
     }
   }

@@ -1,6 +1,6 @@
 # The module on a table that already exists (here created beside it, as it would be by another
 # stack): create_table = false, IAM scoped to that table's ARN. The module checks at plan time that
-# the table's key is connectionId and that the agent index exists.
+# the table's key is connectionId.
 
 provider "aws" {
   region = var.region
@@ -29,8 +29,7 @@ resource "aws_kms_key" "table" {
 }
 
 # Stands in for the table your platform already has (the design document's
-# RemediationWebSocketConnections), with the agentId index agent tracking needs. It is encrypted
-# with a customer-managed key: the module reads that key from the table and lets both roles use it
+# RemediationWebSocketConnections). It is encrypted with a customer-managed key: the module reads that key from the table and lets both roles use it
 # through DynamoDB, without table.kms_key_arn.
 resource "aws_dynamodb_table" "connections" {
   #checkov:skip=CKV2_AWS_16:On-demand table: no autoscaling needed.
@@ -41,18 +40,6 @@ resource "aws_dynamodb_table" "connections" {
   attribute {
     name = "connectionId"
     type = "S"
-  }
-
-  attribute {
-    name = "agentId"
-    type = "S"
-  }
-
-  global_secondary_index {
-    name               = "agentId-index"
-    hash_key           = "agentId"
-    projection_type    = "INCLUDE"
-    non_key_attributes = ["connectedAt", "expiresAt", "clientType"]
   }
 
   ttl {
@@ -83,10 +70,4 @@ module "remediation_disconnect" {
   api_id       = aws_apigatewayv2_api.remediation.id
   create_table = false
   table_name   = aws_dynamodb_table.connections.name
-
-  agent_tracking = {
-    enabled        = true
-    index_name     = "agentId-index"
-    offline_events = false # count AgentsOffline in CloudWatch only
-  }
 }

@@ -43,9 +43,44 @@ resource "aws_apigatewayv2_stage" "live" {
   auto_deploy = true
 }
 
-# Agent-offline events land on a bus of their own and are routed to a queue the demo reads.
-resource "aws_cloudwatch_event_bus" "remediation" {
-  name = "${var.name}-events"
+data "aws_caller_identity" "current" {}
+
+locals {
+  iam_identity = var.connect_identity == "iam"
+  # Roles are global to the account: the two-region end-to-end test applies this twice in one account.
+  signed_roles = {
+    for role, name in {
+      agent     = "${var.name}-agent-${var.region}"
+      dashboard = "${var.name}-dashboard-${var.region}"
+    } : role => name if local.iam_identity
+  }
+  signed_role_arns = { for role, name in local.signed_roles : role => "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${name}" }
+}
+
+# connect_identity = "iam": the roles signed clients assume (a SigV4-presigned handshake), trusted by
+# the account; the agent role's session name is the agent id. Both may invoke exactly this stage's
+# $connect and heartbeat routes (the module's agent_policy_json).
+resource "aws_iam_role" "signed" {
+  for_each = local.signed_roles
+
+  name = each.value
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "ClientsOfThisAccount"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "signed" {
+  for_each = local.signed_roles
+
+  name   = "connect-to-${var.name}"
+  role   = aws_iam_role.signed[each.key].id
+  policy = module.remediation_disconnect.agent_policy_json
 }
 
 module "remediation_disconnect" {
@@ -54,17 +89,35 @@ module "remediation_disconnect" {
   name       = var.name
   api_id     = aws_apigatewayv2_api.remediation.id
   stage_name = aws_apigatewayv2_stage.live.name
-  agent_tracking = {
-    enabled        = true
-    event_bus_name = aws_cloudwatch_event_bus.remediation.name
+
+  # The module's own $connect writer. The default identity source here is the query string
+  # (?clientType=agent&agentId=...): SPOOFABLE by anyone, acceptable on this emulator-only demo stack
+  # and never on a real one (every plan warns). connect_identity = "iam" makes the route AWS_IAM:
+  # clients sign the handshake with the roles above (see examples/complete for a real stack).
+  connect = {
+    enabled  = true
+    identity = var.connect_identity
+    iam = {
+      agent_role_arns     = [for role, arn in local.signed_role_arns : arn if role == "agent"]
+      dashboard_role_arns = [for role, arn in local.signed_role_arns : arn if role == "dashboard"]
+      agent_id_from       = "session_name"
+    }
   }
 
-  # The module's own $connect writer. Identity from the query string (?clientType=agent&agentId=...)
-  # is SPOOFABLE by anyone: acceptable on this emulator-only demo stack, never on a real one (see
-  # examples/complete for an authorizer).
-  connect = {
-    enabled                     = true
-    allow_query_string_identity = true
+  # Presence on a demo's time scale: seconds instead of the defaults' 20 s grace and 30 s / 75 s
+  # heartbeats, so the story shows a reconnect within grace, a heartbeat timeout and a grace expiry
+  # in a few seconds each.
+  presence = {
+    enabled       = true
+    grace_seconds = 2
+    heartbeat = {
+      enabled          = true
+      interval_seconds = 1
+      timeout_seconds  = 3
+    }
+    # The module's own bus (<name>-agents), its events routed to the demo's queue below.
+    events         = { create_bus = true }
+    probe_endpoint = var.connections_endpoint
   }
 
   sweeper = {
@@ -84,41 +137,39 @@ module "remediation_disconnect" {
   tags             = { Example = "local", Purpose = "demo" }
 }
 
-resource "aws_sqs_queue" "agent_offline" {
+# Agent events (online and offline) from the module's bus, routed to a queue the demo reads.
+resource "aws_sqs_queue" "agent_events" {
   #checkov:skip=CKV2_AWS_73:Emulator demo queue holding only demo events; the AWS managed SQS key is enough.
-  name                      = "${var.name}-agent-offline"
+  name                      = "${var.name}-agent-events"
   message_retention_seconds = 3600
   kms_master_key_id         = "alias/aws/sqs"
 }
 
-resource "aws_cloudwatch_event_rule" "agent_offline" {
-  name           = "${var.name}-agent-offline"
-  description    = "Agent-offline events of the Remediation channel, to the demo's queue"
-  event_bus_name = aws_cloudwatch_event_bus.remediation.name
-  event_pattern = jsonencode({
-    source        = [module.remediation_disconnect.offline_event.source]
-    "detail-type" = [module.remediation_disconnect.offline_event.detail_type]
-  })
+resource "aws_cloudwatch_event_rule" "agent_events" {
+  name           = "${var.name}-agent-events"
+  description    = "Agent online/offline events of the Remediation channel, to the demo's queue"
+  event_bus_name = module.remediation_disconnect.agent_events.event_bus_name
+  event_pattern  = module.remediation_disconnect.agent_events.event_pattern
 }
 
-resource "aws_cloudwatch_event_target" "agent_offline" {
-  rule           = aws_cloudwatch_event_rule.agent_offline.name
-  event_bus_name = aws_cloudwatch_event_bus.remediation.name
+resource "aws_cloudwatch_event_target" "agent_events" {
+  rule           = aws_cloudwatch_event_rule.agent_events.name
+  event_bus_name = module.remediation_disconnect.agent_events.event_bus_name
   target_id      = "queue"
-  arn            = aws_sqs_queue.agent_offline.arn
+  arn            = aws_sqs_queue.agent_events.arn
 }
 
-resource "aws_sqs_queue_policy" "agent_offline" {
-  queue_url = aws_sqs_queue.agent_offline.id
+resource "aws_sqs_queue_policy" "agent_events" {
+  queue_url = aws_sqs_queue.agent_events.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Sid       = "FromTheAgentOfflineRule"
+      Sid       = "FromTheAgentEventsRule"
       Effect    = "Allow"
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.agent_offline.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.agent_offline.arn } }
+      Resource  = aws_sqs_queue.agent_events.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.agent_events.arn } }
     }]
   })
 }

@@ -22,12 +22,23 @@ variable "name" {
 }
 
 variable "connections_endpoint" {
-  description = "URL of the @connections endpoint the sweeper probes (the local WebSocket gateway's, e.g. http://127.0.0.1:8123/live), or null for the API's own."
+  description = "URL of the @connections endpoint the sweeper and the presence checker call (the local WebSocket gateway's, e.g. http://127.0.0.1:8123/live), or null for the API's own."
   type        = string
   default     = null
 
   validation {
     condition     = var.connections_endpoint == null || can(regex("^http://127\\.0\\.0\\.1:[0-9]{1,5}/[A-Za-z0-9_-]+$", coalesce(var.connections_endpoint, "-")))
     error_message = "connections_endpoint must be a loopback URL with the stage, such as http://127.0.0.1:8123/live."
+  }
+}
+
+variable "connect_identity" {
+  description = "Where $connect takes the client's identity from: \"query_string_insecure\" (default: ?clientType=...&agentId=..., spoofable, demo only) or \"iam\" (the route is AWS_IAM: clients SigV4-presign the handshake with the roles this example creates, outputs agent_role_arn / dashboard_role_arn; the agent id is the assumed-role session name)."
+  type        = string
+  default     = "query_string_insecure"
+
+  validation {
+    condition     = contains(["query_string_insecure", "iam"], var.connect_identity)
+    error_message = "connect_identity must be \"query_string_insecure\" or \"iam\" (this example has no REQUEST authorizer: see examples/complete)."
   }
 }

@@ -24,9 +24,12 @@ locals {
         Action   = statement.actions
         Resource = statement.resources
       },
+      # Conditions grouped by operator: {"StringEquals": {"key1": [...], "key2": [...]}} (all must hold).
       {
         for key in ["Condition"] : key => {
-          for condition in statement.conditions : condition.test => { (condition.variable) = condition.values }
+          for test in distinct([for condition in statement.conditions : condition.test]) : test => {
+            for condition in statement.conditions : condition.variable => condition.values if condition.test == test
+          }
         } if length(statement.conditions) > 0
       }
     )

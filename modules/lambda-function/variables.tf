@@ -1,5 +1,6 @@
 # Private submodule: one Lambda function with its execution role, inline policy, log group and alarms.
-# Used three times by the root module ($disconnect, the sweeper, the $connect writer), so the shape lives once.
+# Used up to five times by the root module ($disconnect, the sweeper, the $connect writer, the presence
+# checker and the announcer), so the shape lives once.
 # Inputs are validated by the root module; the checks here guard only what the root cannot express.
 
 variable "function_name" {

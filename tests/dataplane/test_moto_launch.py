@@ -4,6 +4,7 @@ correction then."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -103,3 +104,27 @@ def test_a_mapping_leaves_the_stream_and_the_queue_to_the_pollers(endpoint: str,
     assert sorted(m["Attributes"]["ApproximateReceiveCount"] for m in received) == ["1", "1"]
     mapped = {m["EventSourceArn"] for m in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]}
     assert mapped == {stream_arn, queue_arn}
+
+
+def _queue_with_dead_letters(sqs: Any) -> str:
+    dead = sqs.create_queue(QueueName="dead")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 10}, separators=(",", ":"))
+    url: str = sqs.create_queue(QueueName="work", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    return url
+
+
+def test_released_moto_answers_a_redrive_policy_with_spaces() -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = _queue_with_dead_letters(sqs)
+        policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    assert '", "maxReceiveCount": 10' in policy
+
+
+def test_the_server_answers_a_redrive_policy_as_compact_json(endpoint: str) -> None:
+    sqs = client("sqs", endpoint)
+    url = _queue_with_dead_letters(sqs)
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    assert policy.endswith('","maxReceiveCount":10}')
+    assert " " not in policy

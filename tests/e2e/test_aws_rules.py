@@ -7,7 +7,7 @@
   (hashicorp/aws >= 5.51 no longer shows such a change as a diff of `source_code_hash`).
 - examples/existing-table: the table's customer-managed key is read from the table.
 - examples/complete: the on-call topic's key lets CloudWatch and EventBridge publish; the optional
-  account-wide API Gateway logging role.
+  account-wide API Gateway logging role; the client roles carry exactly the module's agent policy.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from scripts.iam_lint import lint_policy
-from scripts.offline import Terraform, client, copy_tree, stand_in_authorizer
+from scripts.offline import Terraform, client, copy_tree
 from tests.support.servers import moto_override_with_runtime, moto_server
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +57,8 @@ def two_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, 
 def test_same_name_applies_in_two_regions_with_distinct_roles(two_regions: Dict[str, Any]) -> None:
     iam = client("iam", two_regions["endpoint"])
     roles = sorted(role["RoleName"] for role in iam.list_roles()["Roles"] if role["RoleName"].startswith(NAME))
-    functions = (NAME, f"{NAME}-sweeper", f"{NAME}-connect")  # examples/local enables the $connect writer
+    # examples/local enables the $connect writer and presence (the checker and the announcer).
+    functions = (NAME, f"{NAME}-sweeper", f"{NAME}-connect", f"{NAME}-presence", f"{NAME}-events")
     assert roles == sorted(f"{function}-{region}" for region in REGIONS for function in functions)
     assert all(len(role) <= 64 for role in roles)
     for region, outputs in zip(REGIONS, two_regions["outputs"]):
@@ -71,13 +72,13 @@ def test_rendered_policies_lint_clean(two_regions: Dict[str, Any]) -> None:
     iam = client("iam", two_regions["endpoint"])
     documents = []
     for region in REGIONS:
-        for function in (NAME, f"{NAME}-sweeper"):
+        for function in (NAME, f"{NAME}-sweeper", f"{NAME}-connect", f"{NAME}-presence", f"{NAME}-events"):
             role = f"{function}-{region}"
             [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
             document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
             documents.append(document if isinstance(document, str) else json.dumps(document))
-    assert len(documents) == 4
-    assert [lint_policy(document) for document in documents] == [[], [], [], []]
+    assert len(documents) == 10
+    assert [lint_policy(document) for document in documents] == [[]] * 10
 
 
 def test_code_changed_outside_terraform_is_reported(two_regions: Dict[str, Any]) -> None:
@@ -121,14 +122,7 @@ def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> 
     region = REGIONS[0]
     with moto_server(tmp_path / "moto.log") as endpoint:
         (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, region))
-        terraform = Terraform(
-            directory,
-            {
-                "region": region,
-                "manage_api_gateway_account": "true",
-                "connect_authorizer_function_arn": stand_in_authorizer(endpoint, region),
-            },
-        )
+        terraform = Terraform(directory, {"region": region, "manage_api_gateway_account": "true"})
         terraform.init()
         try:
             terraform.apply()
@@ -175,7 +169,19 @@ def test_existing_table_key_is_read_from_the_table(tmp_path: Path) -> None:
                 assert statements["DecryptTableKey"] == {
                     "Sid": "DecryptTableKey",
                     "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                    "Action": ["kms:Decrypt"],
+                    "Resource": [key_arn],
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": [f"dynamodb.{region}.amazonaws.com"],
+                            "kms:EncryptionContext:aws:dynamodb:tableName": ["RemediationWebSocketConnections"],
+                        }
+                    },
+                }, function
+                assert statements["DescribeTableKey"] == {
+                    "Sid": "DescribeTableKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:DescribeKey"],
                     "Resource": [key_arn],
                     "Condition": {"StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com"]}},
                 }, function

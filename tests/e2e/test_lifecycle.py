@@ -37,7 +37,6 @@ from scripts.offline import (
     deployed_function,
     drain_queue,
     scan_table,
-    stand_in_authorizer,
 )
 from scripts.ws_events import Routes
 from scripts.ws_gateway import Gateway
@@ -134,9 +133,7 @@ def test_table_settings(local_stack: Dict[str, Any]) -> None:
     assert described["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}]
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert described["SSEDescription"]["Status"] == "ENABLED"
-    [index] = described["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "agentId-index"
-    assert index["KeySchema"] == [{"AttributeName": "agentId", "KeyType": "HASH"}]
+    assert not described.get("GlobalSecondaryIndexes")  # presence keeps a table of its own
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
     backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
@@ -155,22 +152,55 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
             document = json.loads(document)
         return {s["Sid"]: (s["Action"], s["Resource"]) for s in document["Statement"]}
 
+    presence_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{out['presence_table_name']}"
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{out['presence_function_name']}"
+    presence_writes = (["dynamodb:PutItem", "dynamodb:UpdateItem"], [presence_arn])
+
     # Roles are named "<function>-<region>": IAM names are global to the account.
     disconnect = statements(f"{out['function_name']}-{REGION}")
-    assert disconnect["DeleteClosedConnection"] == (["dynamodb:DeleteItem"], [table_arn])
-    assert disconnect["FindOtherAgentConnections"] == (["dynamodb:Query"], [f"{table_arn}/index/agentId-index"])
-    assert disconnect["AnnounceAgentOffline"] == (["events:PutEvents"], [out["offline_event"]["event_bus_arn"]])
-    assert set(disconnect) == {
-        "WriteOwnLogs",
-        "DeleteClosedConnection",
-        "FindOtherAgentConnections",
-        "AnnounceAgentOffline",
+    assert disconnect == {
+        "WriteOwnLogs": disconnect["WriteOwnLogs"],
+        "DeleteClosedConnection": (["dynamodb:DeleteItem"], [table_arn]),
+        "TrackAgentPresence": presence_writes,
+        "SchedulePresenceChecks": (["sqs:SendMessage"], [queue_arn]),
     }
     assert iam.list_attached_role_policies(RoleName=f"{out['function_name']}-{REGION}")["AttachedPolicies"] == []
 
     connect = statements(f"{out['connect_function_name']}-{REGION}")
-    assert set(connect) == {"WriteOwnLogs", "RegisterConnection"}
-    assert connect["RegisterConnection"] == (["dynamodb:PutItem"], [table_arn])
+    assert connect == {
+        "WriteOwnLogs": connect["WriteOwnLogs"],
+        "RegisterConnection": (["dynamodb:PutItem"], [table_arn]),
+        "TrackAgentPresence": presence_writes,
+        "SchedulePresenceChecks": (["sqs:SendMessage"], [queue_arn]),
+    }
+
+    checker = statements(f"{out['presence_function_name']}-{REGION}")
+    assert checker["ProbeAgentConnections"] == (
+        ["execute-api:ManageConnections"],
+        [
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/GET/@connections/*",
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/DELETE/@connections/*",
+        ],
+    )
+    assert set(checker) == {
+        "WriteOwnLogs",
+        "ResolveAgentPresence",
+        "RemoveDeadConnections",
+        "ProcessPresenceQueue",
+        "ProbeAgentConnections",
+    }
+
+    announcer = statements(f"{out['events_function_name']}-{REGION}")
+    assert announcer["PublishAgentEvents"] == (["events:PutEvents"], [out["agent_events"]["event_bus_arn"]])
+    assert announcer["ReadPresenceStream"][1] == [f"{presence_arn}/stream/*"]
+    assert set(announcer) == {
+        "WriteOwnLogs",
+        "ReadPresenceStream",
+        "ListStreams",
+        "MarkEventsAnnounced",
+        "PublishAgentEvents",
+        "DeadLetterFailedBatches",
+    }
 
     sweeper = statements(f"{out['sweeper_function_name']}-{REGION}")
     assert sweeper["RemoveStaleConnections"] == (
@@ -178,10 +208,119 @@ def test_roles_have_exactly_their_statements(local_stack: Dict[str, Any]) -> Non
         [table_arn],
     )
     assert sweeper["KeepScanPosition"] == (["dynamodb:GetItem", "dynamodb:PutItem"], [table_arn])
+    assert sweeper["TrackAgentPresence"] == presence_writes
     assert sweeper["ProbeConnections"] == (
         ["execute-api:ManageConnections"],
         [f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/GET/@connections/*"],
     )
+
+
+def test_presence_infrastructure_as_applied(local_stack: Dict[str, Any]) -> None:
+    """What moto holds of presence: the table and its stream, the queues, both event source mappings
+    with their settings, the reconciler's schedule, the bus with the demo's rule, the MOCK heartbeat
+    route, the alarms. (moto runs none of the mappings or schedules: scripts/ plays them.)"""
+    endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    dynamodb, sqs, lam = client("dynamodb", endpoint), client("sqs", endpoint), client("lambda", endpoint)
+
+    table = dynamodb.describe_table(TableName=out["presence_table_name"])["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "agentId", "KeyType": "HASH"}]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    assert not table.get("GlobalSecondaryIndexes")
+    backups = dynamodb.describe_continuous_backups(TableName=out["presence_table_name"])
+    assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == (
+        "ENABLED"
+    )
+
+    queue = sqs.get_queue_attributes(QueueUrl=out["presence_queue_url"], AttributeNames=["All"])["Attributes"]
+    assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"], queue["KmsMasterKeyId"]) == (
+        "180",
+        "86400",
+        "alias/aws/sqs",
+    )
+    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": out["presence_dlq_arn"], "maxReceiveCount": 10}
+
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+
+    def mappings_of(function: str) -> List[Dict[str, Any]]:
+        return [m for m in mappings if m["FunctionArn"].endswith(f":function:{function}")]
+
+    [from_queue] = mappings_of(out["presence_function_name"])
+    assert (from_queue["EventSourceArn"], from_queue["BatchSize"]) == (queue["QueueArn"], 10)
+    [from_stream] = mappings_of(out["events_function_name"])
+    assert from_stream["EventSourceArn"] == table["LatestStreamArn"]
+    expected = {
+        "StartingPosition": "LATEST",
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 1,
+        "ParallelizationFactor": 1,
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": 10,
+        "MaximumRecordAgeInSeconds": -1,
+        "DestinationConfig": {"OnFailure": {"Destination": out["presence_dlq_arn"]}},
+    }
+    assert {key: from_stream.get(key) for key in expected} == expected
+
+    events = client("events", endpoint)
+    [tick] = events.list_rules(NamePrefix=f"{out['presence_function_name']}-reconcile")["Rules"]
+    assert tick["ScheduleExpression"] == "rate(1 minute)"
+    [target] = events.list_targets_by_rule(Rule=tick["Name"])["Targets"]
+    assert target["Arn"].endswith(f":function:{out['presence_function_name']}")
+    bus = out["agent_events"]["event_bus_name"]
+    assert events.describe_event_bus(Name=bus)["Arn"] == out["agent_events"]["event_bus_arn"]
+    [rule] = events.list_rules(EventBusName=bus)["Rules"]
+    assert json.loads(rule["EventPattern"]) == json.loads(out["agent_events"]["event_pattern"])
+
+    api = client("apigatewayv2", endpoint)
+    routes = {route["RouteKey"]: route for route in api.get_routes(ApiId=out["api_id"])["Items"]}
+    heartbeat = routes[out["heartbeat_route_key"]]
+    integration = api.get_integration(ApiId=out["api_id"], IntegrationId=heartbeat["Target"].split("/", 1)[1])
+    assert integration["IntegrationType"] == "MOCK"
+    assert integration["RequestTemplates"] == {"$default": '{"statusCode": 200}'}
+    assert integration["TemplateSelectionExpression"] == "\\$default"
+    # One-way: no route response selection, hence no reply (moto cannot list route responses).
+    assert not heartbeat.get("RouteResponseSelectionExpression")
+
+    alarms = {a["AlarmName"]: a for a in client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]}
+    assert alarms[f"{out['presence_function_name']}-dlq"]["Namespace"] == "AWS/SQS"
+    assert alarms[f"{out['events_function_name']}-iterator-age"]["MetricName"] == "IteratorAge"
+
+
+def test_iam_identity_variant_applies_converges_and_destroys(tmp_path: Path) -> None:
+    """examples/local with connect_identity = "iam": the route is AWS_IAM, the agent and Dashboard roles
+    exist with exactly the module's agent policy, the $connect function knows them."""
+    tree = copy_tree(tmp_path / "tree")
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        variables = {"aws_endpoint": endpoint, "connect_identity": "iam", "name": "remediation-signed"}
+        terraform = Terraform(tree / "examples" / "local", variables)
+        terraform.init()
+        try:
+            terraform.apply()
+            out = terraform.outputs()
+            assert terraform.plan_exit_code().returncode == 0, terraform.transcript[-1]
+            api = client("apigatewayv2", endpoint)
+            routes = {route["RouteKey"]: route for route in api.get_routes(ApiId=out["api_id"])["Items"]}
+            assert routes["$connect"]["AuthorizationType"] == "AWS_IAM"
+            assert out["connect_identity"] == {"source": "iam", "authorization_type": "AWS_IAM"}
+            iam = client("iam", endpoint)
+            for role_arn in (out["agent_role_arn"], out["dashboard_role_arn"]):
+                role = role_arn.rsplit("/", 1)[1]
+                [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+                document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+                document = json.loads(document) if isinstance(document, str) else document
+                assert document == json.loads(out["agent_policy_json"])
+            [statement] = json.loads(out["agent_policy_json"])["Statement"]
+            assert statement["Resource"] == [
+                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/$connect",
+                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/heartbeat",
+            ]
+            env = out["function_environment"]["connect"]
+            assert env["CONNECT_IDENTITY_SOURCE"] == "iam"
+            assert env["CONNECT_IAM_AGENT_ROLES"] == out["agent_role_arn"]
+            assert env["CONNECT_IAM_DASHBOARD_ROLES"] == out["dashboard_role_arn"]
+        finally:
+            terraform.destroy()
+        assert resources_left(endpoint, "remediation-signed") == []
 
 
 def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any]) -> None:
@@ -191,6 +330,8 @@ def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any
         ("disconnect", out["function_name"]),
         ("sweeper", out["sweeper_function_name"]),
         ("connect", out["connect_function_name"]),
+        ("presence", out["presence_function_name"]),
+        ("events", out["events_function_name"]),
     ):
         function = deployed_function(name, endpoint)
         assert function["code_sha256"] == manifest["packages"][kind]["zip_base64sha256"], f"{name} runs {kind}.zip"
@@ -265,9 +406,9 @@ def test_connect_without_identity_rejects_the_handshake_and_writes_nothing(
         live.client(agentId="agent-without-type")
     assert refused.value.status == 403
     record = [r for r in live.gateway.records if r.route_key == "$connect"][-1]
-    assert _log(record.invocation, "connection refused")["reason"] == (
-        "the $connect authorizer's context or the query string has no 'clientType'"
-    )
+    refusal = _log(record.invocation, "connection refused")
+    # examples/local takes identity from the query string (connect.identity = "query_string_insecure").
+    assert (refusal["reason"], refusal["detail"]) == ("no_identity", "the query string has no 'clientType'")
     assert record.connection_id not in live.gateway.live_ids()
     after = {item["connectionId"] for item in scan_table(local_stack["outputs"]["table_name"], local_stack["endpoint"])}
     assert after == before
@@ -278,7 +419,7 @@ def test_closes_reach_disconnect_with_the_real_close_code(local_stack: Dict[str,
     normal, normal_id = _open(live, clientType="agent", agentId="agent-e2e-normal")
     lost, lost_id = _open(live, clientType="agent", agentId="agent-e2e-lost")
     dashboard, dashboard_id = _open(live, clientType="dashboard")
-    drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=0)
+    drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=0)
 
     normal.close(1000, "agent shutting down")
     cut(lost)
@@ -297,7 +438,7 @@ def test_closes_reach_disconnect_with_the_real_close_code(local_stack: Dict[str,
         assert (line["disconnectStatusCode"], line["abnormal"]) == (code, code not in (1000, 1001, 1005))
     remaining = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
     assert remaining.isdisjoint(expected)
-    events = drain_queue(out["agent_offline_queue_url"], endpoint)
+    events = drain_queue(out["agent_events_queue_url"], endpoint)
     details = sorted((e["detail"]["agentId"], e["detail"]["disconnectStatusCode"]) for e in events)
     assert details == [("agent-e2e-lost", 1006), ("agent-e2e-normal", 1000)]
 
@@ -306,7 +447,7 @@ def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(local_stack: Dict
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     alive, alive_id = _open(live, clientType="agent", agentId="agent-e2e-alive")
     dropped, dropped_id = _open(live, clientType="agent", agentId="agent-e2e-dropped")
-    drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=0)
+    drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=0)
     live.gateway.drop_disconnect.add(dropped_id)
     dropped.close(1000, "bye")
     assert live.gateway.wait_closed(dropped_id).note == "dropped"
@@ -323,7 +464,7 @@ def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(local_stack: Dict
     ids = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
     assert dropped_id not in ids
     assert alive_id in ids
-    [event] = drain_queue(out["agent_offline_queue_url"], endpoint)
+    [event] = drain_queue(out["agent_events_queue_url"], endpoint)
     assert (event["detail"]["agentId"], event["detail"]["reason"]) == ("agent-e2e-dropped", "gone")
     alive.close()
     live.gateway.wait_closed(alive_id)
@@ -332,7 +473,7 @@ def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(local_stack: Dict
 def test_reconnect_before_the_late_disconnect_keeps_the_agent_online(local_stack: Dict[str, Any], live: Stack) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     first, first_id = _open(live, clientType="agent", agentId="agent-e2e-roaming")
-    drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=0)
+    drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=0)
     live.gateway.hold_disconnect.add(first_id)
     cut(first)
     assert live.gateway.wait_closed(first_id).note == "held"
@@ -343,7 +484,7 @@ def test_reconnect_before_the_late_disconnect_keeps_the_agent_online(local_stack
     ids = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
     assert second_id in ids
     assert first_id not in ids
-    assert drain_queue(out["agent_offline_queue_url"], endpoint, wait_seconds=1) == []
+    assert drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=1) == []
     second.close()
     live.gateway.wait_closed(second_id)
 
@@ -573,11 +714,7 @@ def _lifecycle(example: str, workdir: Path, ready: threading.Barrier) -> Dict[st
     directory = tree / "examples" / example
     with moto_server(workdir / "moto.log") as endpoint:
         (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, REGION))
-        variables = {"region": REGION}
-        if example == "complete":
-            # examples/complete puts $connect behind the caller's REQUEST authorizer function.
-            variables["connect_authorizer_function_arn"] = stand_in_authorizer(endpoint)
-        terraform = Terraform(directory, variables)
+        terraform = Terraform(directory, {"region": REGION})
         # `init` rewrites the provider in the shared plugin cache: one at a time, and no apply may verify
         # the cached provider while another init rewrites it, so every example inits before any applies.
         with _INIT_LOCK:

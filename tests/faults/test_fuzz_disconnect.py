@@ -94,7 +94,9 @@ connection_ids = st.one_of(
     st.text(alphabet=PRINTABLE_ASCII, min_size=1, max_size=140),
     st.text(alphabet=PRINTABLE_ASCII + " \t\n\r\x0b\x0c\x00\x7f\u00a0\u2028\u00e9", min_size=0, max_size=130),
     st.from_regex(r"[A-Za-z0-9+/]{15}=", fullmatch=True),
-    st.sampled_from(["", " ", "L0SM9cOFvHcCIhw=", "a" * 128, "a" * 129, "L0SM9cOF\nvHcCIhw="]),
+    st.sampled_from(
+        ["", " ", "L0SM9cOFvHcCIhw=", "a" * 128, "a" * 129, "L0SM9cOF\nvHcCIhw=", "~remediation-sweeper/scan-position"]
+    ),
     texts,
     junk,
 )
@@ -153,9 +155,13 @@ events = st.one_of(near_valid_events(), near_valid_events(), near_valid_events()
 
 
 def valid_connection_id(value: object) -> bool:
-    """The oracle: a non-empty printable-ASCII string of at most 128 characters."""
+    """The oracle: a non-empty printable-ASCII string of at most 128 characters, not starting with "~"
+    (reserved for the registry's own items)."""
     return (
-        isinstance(value, str) and 1 <= len(value) <= 128 and all(0x21 <= ord(character) <= 0x7E for character in value)
+        isinstance(value, str)
+        and 1 <= len(value) <= 128
+        and all(0x21 <= ord(character) <= 0x7E for character in value)
+        and not value.startswith("~")
     )
 
 

@@ -24,9 +24,25 @@ mock_data "aws_dynamodb_table" {
   }
 }
 
+# Every table of a run gets these: presence tests override the presence table's (override_resource).
 mock_resource "aws_dynamodb_table" {
   defaults = {
-    arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/remediation-disconnect-connections"
+    arn        = "arn:aws:dynamodb:eu-west-1:123456789012:table/remediation-disconnect-connections"
+    stream_arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/remediation-disconnect-connections/stream/2026-11-20T10:00:00.000"
+  }
+}
+
+# Likewise for the presence queue and its dead-letter queue (the queue URL is the resource id).
+mock_resource "aws_sqs_queue" {
+  defaults = {
+    id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/remediation-disconnect-presence"
+    arn = "arn:aws:sqs:eu-west-1:123456789012:remediation-disconnect-presence"
+  }
+}
+
+mock_resource "aws_cloudwatch_event_bus" {
+  defaults = {
+    arn = "arn:aws:events:eu-west-1:123456789012:event-bus/remediation-disconnect-agents"
   }
 }
 

@@ -1,6 +1,6 @@
 """The process environment the function sees in tests: region, fake credentials, variables to clear.
 
-Changes when the function reads a new environment variable (config.load(), connect.load_settings()) or
+Changes when the function reads a new environment variable (config.load(), claims.load(), identity.load()) or
 botocore gains one that could redirect or reconfigure it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 REGION = "eu-west-1"
 
-# Every variable config.load() and connect.load_settings() read, plus what would redirect or reconfigure
+# Every variable config.load(), claims.load() and identity.load() read, plus what would redirect or reconfigure
 # botocore.
 CONFIG_VARIABLES = (
     "CONNECTIONS_TABLE",
@@ -25,9 +25,14 @@ CONFIG_VARIABLES = (
     "SWEEP_PROBE_CONCURRENCY",
     "SWEEP_MAX_ITEMS",
     "SWEEP_SCAN_SEGMENTS",
+    "CONNECT_IDENTITY_SOURCE",
     "CONNECT_CLIENT_TYPE_KEY",
     "CONNECT_AGENT_ID_KEY",
-    "CONNECT_QUERY_STRING_IDENTITY",
+    "CONNECT_IAM_AGENT_ROLES",
+    "CONNECT_IAM_DASHBOARD_ROLES",
+    "CONNECT_IAM_AGENT_ID_FROM",
+    "CONNECT_AGENT_ID_PATTERN",
+    "CONNECT_QUERY_STRING_IDENTITY",  # no longer read: cleared so that no test depends on it
 )
 AWS_VARIABLES_TO_CLEAR = (
     "AWS_ENDPOINT_URL",

@@ -1,4 +1,4 @@
-"""What an invocation receives: API Gateway `$disconnect` events, scheduled events, the Lambda context.
+"""What an invocation receives: API Gateway `$connect` / `$disconnect` events, scheduled events, the Lambda context.
 
 Changes when the shape of an incoming event or of the context object the handlers use changes.
 """
@@ -58,6 +58,61 @@ def disconnect_event(
             "connectionId": connection_id,
             "apiId": "abc123",
         },
+    }
+
+
+CONNECTED_AT = 1_795_000_000_123  # epoch ms, as API Gateway sends requestContext.connectedAt
+
+
+def connect_event(
+    connection_id: str = CONNECTION_ID,
+    *,
+    authorizer: Optional[Dict[str, Any]] = None,
+    query: Optional[Dict[str, str]] = None,
+    caller: Optional[Dict[str, Any]] = None,
+    connected_at: int = CONNECTED_AT,
+) -> Dict[str, Any]:
+    """A `$connect` event shaped like API Gateway's (Lambda proxy integration): with `authorizer`, a
+    REQUEST authorizer's context; with `caller`, the requestContext.identity fields of an AWS_IAM-signed
+    handshake (userArn, caller, accountId, accessKey, user, as API Gateway fills them)."""
+    context: Dict[str, Any] = {
+        "routeKey": "$connect",
+        "eventType": "CONNECT",
+        "extendedRequestId": "QSdpnFzRjoEFQjA=",
+        "requestTime": "26/Nov/2026:06:45:12 +0000",
+        "messageDirection": "IN",
+        "stage": "live",
+        "connectedAt": connected_at,
+        "requestTimeEpoch": connected_at + 12,
+        "identity": {"userAgent": "RemediationAgent/4.2.1", "sourceIp": SOURCE_IP, **(caller or {})},
+        "requestId": "QSdpnFzRjoEFQjA=",
+        "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": "abc123",
+    }
+    if authorizer is not None:
+        context["authorizer"] = {"principalId": "user", "integrationLatency": 12, **authorizer}
+    event: Dict[str, Any] = {
+        "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
+        "isBase64Encoded": False,
+        "requestContext": context,
+    }
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {key: [value] for key, value in query.items()}
+    return event
+
+
+def iam_caller(user_arn: str, account: str = "123456789012") -> Dict[str, Any]:
+    """requestContext.identity of an AWS_IAM-authorized `$connect`, as API Gateway fills it."""
+    session = user_arn.rsplit("/", 1)[-1]
+    return {
+        "userArn": user_arn,
+        "accountId": account,
+        "caller": f"AROAEXAMPLEUNIQUEID01:{session}",
+        "user": f"AROAEXAMPLEUNIQUEID01:{session}",
+        "accessKey": "ASIAEXAMPLEACCESSKEY",
+        "principalOrgId": "o-exampleorg",
     }
 
 

@@ -102,3 +102,11 @@ def count_calls(client: Any) -> List[str]:
 
     cast(BaseClient, client).meta.events.register("before-call", before_call)
     return calls
+
+
+def lose_first_delete_response(operation: str, attempt: int) -> Optional[AWSResponse]:
+    """For SendInterceptor's `lose_response`: the first DeleteItem reaches the table, but its answer is
+    lost (500), so botocore retries it and the retry finds nothing to return."""
+    if operation == "DeleteItem" and attempt == 1:
+        return error_response(f"https://dynamodb.{REGION}.amazonaws.com/", 500, "InternalServerError", "lost")
+    return None

@@ -6,7 +6,6 @@ import json
 from typing import Any, Dict, Optional
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from remediation_registry import handlers
 from remediation_registry.agents import (
@@ -18,10 +17,9 @@ from remediation_registry.agents import (
 from remediation_registry.events import duration_seconds
 from remediation_registry.store import ConnectionStore
 
-from tests.support.environment import REGION
 from tests.support.events import disconnect_event, now_ms
 from tests.support.fakes import FakeEventsClient
-from tests.support.faults import SendInterceptor, error_response
+from tests.support.faults import SendInterceptor, lose_first_delete_response
 from tests.support.logs import LogReader, emf_dimension_names, emf_metrics
 from tests.support.resources import BUS, INDEX, MAX_AGE_SECONDS, EventsSink, Table, item, live_item
 
@@ -206,9 +204,9 @@ def test_lost_delete_response_announces_the_authorizers_agent_id_whole(
     """Issue 9 finding 11: the authorizer's agentId was cut to 256 characters like free text."""
     long_id = "agent-" + "z" * 400
     agent_table.put(agent_item(OLD, agent_id=long_id))
-    SendInterceptor(handlers.runtime().dynamodb, lambda operation, attempt: None, _lose_first_delete_response)
+    SendInterceptor(handlers.runtime().dynamodb, lambda operation, attempt: None, lose_first_delete_response)
     event = disconnect_event(OLD)
-    event["requestContext"]["authorizer"] = {"agentId": long_id}
+    event["requestContext"]["authorizer"] = {"clientType": "agent", "agentId": long_id}
 
     assert handlers.disconnect(event) == OK
 
@@ -361,13 +359,6 @@ def test_missing_event_bus_is_reported_not_raised(
     assert agent_table.ids() == set()
 
 
-def _lose_first_delete_response(operation: str, attempt: int) -> Optional[AWSResponse]:
-    """The first DeleteItem reaches the table, but its answer is lost (500): botocore retries it."""
-    if operation == "DeleteItem" and attempt == 1:
-        return error_response(f"https://dynamodb.{REGION}.amazonaws.com/", 500, "InternalServerError", "lost")
-    return None
-
-
 @pytest.mark.usefixtures("no_retry_delay")
 def test_lost_delete_response_still_announces_the_agent_named_by_the_authorizer(
     offline_events: EventsSink, agent_table: Table, logs: LogReader
@@ -375,10 +366,10 @@ def test_lost_delete_response_still_announces_the_agent_named_by_the_authorizer(
     """The retry finds nothing (ALL_OLD is empty); the $connect authorizer's agentId still names the agent."""
     agent_table.put(agent_item(OLD))
     interceptor = SendInterceptor(
-        handlers.runtime().dynamodb, lambda operation, attempt: None, _lose_first_delete_response
+        handlers.runtime().dynamodb, lambda operation, attempt: None, lose_first_delete_response
     )
     event = disconnect_event(OLD)
-    event["requestContext"]["authorizer"] = {"agentId": AGENT, "principalId": AGENT}
+    event["requestContext"]["authorizer"] = {"clientType": "agent", "agentId": AGENT, "principalId": AGENT}
 
     assert handlers.disconnect(event) == OK
 
@@ -395,7 +386,7 @@ def test_lost_delete_response_without_authorizer_context_is_logged_as_ambiguous(
 ) -> None:
     """Without the authorizer's agentId nothing names the agent any more: say so, announce nothing."""
     agent_table.put(agent_item(OLD))
-    SendInterceptor(handlers.runtime().dynamodb, lambda operation, attempt: None, _lose_first_delete_response)
+    SendInterceptor(handlers.runtime().dynamodb, lambda operation, attempt: None, lose_first_delete_response)
 
     assert handlers.disconnect(disconnect_event(OLD)) == OK
 

@@ -104,6 +104,8 @@ def test_missing_or_non_object_request_context_is_rejected(context: object) -> N
         ("L0SM9cOFvHcCIhw\u00e9", "whitespace"),
         ("L0SM9cOFvHcCIhw\u200b", "whitespace"),
         ("\u0661\u0662\u0663", "whitespace"),
+        ("~", "reserved"),  # "~..." names the registry's own items (the sweeper's scan position)
+        ("~remediation-sweeper/scan-position", "reserved"),
     ],
 )
 def test_bad_connection_ids_are_rejected_with_a_reason(connection_id: object, reason: str) -> None:
@@ -112,7 +114,7 @@ def test_bad_connection_ids_are_rejected_with_a_reason(connection_id: object, re
 
 
 @pytest.mark.parametrize(
-    "connection_id", ["a", "!", "~", "a" * MAX_CONNECTION_ID_LENGTH, "L0SM9cOFvHcCIhw=", "a/b+c=="]
+    "connection_id", ["a", "!", "a~", "a" * MAX_CONNECTION_ID_LENGTH, "L0SM9cOFvHcCIhw=", "a/b+c=="]
 )
 def test_printable_ascii_connection_ids_up_to_128_characters_are_accepted(connection_id: str) -> None:
     assert parse_disconnect(with_context(connectionId=connection_id)).connection_id == connection_id

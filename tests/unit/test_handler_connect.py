@@ -9,47 +9,9 @@ import pytest
 from remediation_registry import contract, handlers
 from remediation_registry.config import ConfigError
 
-from tests.support.events import CONNECTION_ID, FakeContext, disconnect_event
-from tests.support.logs import LogReader
+from tests.support.events import CONNECTED_AT, CONNECTION_ID, FakeContext, connect_event, disconnect_event
+from tests.support.logs import LogReader, emf_metrics
 from tests.support.resources import Table
-
-CONNECTED_AT = 1_795_000_000_123  # epoch ms, as API Gateway sends requestContext.connectedAt
-
-
-def connect_event(
-    connection_id: str = CONNECTION_ID,
-    *,
-    authorizer: Optional[Dict[str, Any]] = None,
-    query: Optional[Dict[str, str]] = None,
-    connected_at: int = CONNECTED_AT,
-) -> Dict[str, Any]:
-    """A `$connect` event shaped like API Gateway's (Lambda proxy integration, REQUEST authorizer)."""
-    context: Dict[str, Any] = {
-        "routeKey": "$connect",
-        "eventType": "CONNECT",
-        "extendedRequestId": "QSdpnFzRjoEFQjA=",
-        "requestTime": "26/Nov/2026:06:45:12 +0000",
-        "messageDirection": "IN",
-        "stage": "live",
-        "connectedAt": connected_at,
-        "requestTimeEpoch": connected_at + 12,
-        "identity": {"userAgent": "RemediationAgent/4.2.1", "sourceIp": "203.0.113.7"},
-        "requestId": "QSdpnFzRjoEFQjA=",
-        "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-        "connectionId": connection_id,
-        "apiId": "abc123",
-    }
-    if authorizer is not None:
-        context["authorizer"] = {"principalId": "user", "integrationLatency": 12, **authorizer}
-    event: Dict[str, Any] = {
-        "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
-        "isBase64Encoded": False,
-        "requestContext": context,
-    }
-    if query is not None:
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {key: [value] for key, value in query.items()}
-    return event
 
 
 def test_agent_from_the_authorizer_is_written_exactly_per_contract(table: Table, logs: LogReader) -> None:
@@ -97,65 +59,61 @@ def test_authorizer_keys_are_configurable(table: Table, monkeypatch: pytest.Monk
     assert (written["clientType"], written["agentId"]) == ({"S": "agent"}, {"S": "agent-99"})
 
 
-def test_query_string_identity_only_when_enabled(
-    table: Table, logs: LogReader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    event = connect_event(query={"clientType": "agent", "agentId": "agent-12"})
-    assert handlers.connect(event) == {"statusCode": 403, "body": "connection refused: no usable identity"}
-    assert table.items() == {}
-    refused = logs.one("connection refused")
-    assert refused["reason"] == "the $connect authorizer's context has no 'clientType'"
-    assert refused["RefusedConnects"] == 1
-
-    monkeypatch.setenv("CONNECT_QUERY_STRING_IDENTITY", "true")
-    handlers.reset()
-    assert handlers.connect(event)["statusCode"] == 200
-    assert table.items()[CONNECTION_ID]["agentId"] == {"S": "agent-12"}
-    assert logs.one("connection registered")["identitySource"] == "queryString"
-
-
-def test_the_authorizer_wins_over_the_query_string(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONNECT_QUERY_STRING_IDENTITY", "true")
-    event = connect_event(
-        authorizer={"clientType": "agent", "agentId": "agent-real"}, query={"clientType": "agent", "agentId": "spoof"}
-    )
-    assert handlers.connect(event)["statusCode"] == 200
-    assert table.items()[CONNECTION_ID]["agentId"] == {"S": "agent-real"}
-
-
 @pytest.mark.parametrize(
-    ("authorizer", "reason"),
+    ("authorizer", "reason", "detail"),
     [
-        ({"agentId": "agent-07"}, "the $connect authorizer's context has no 'clientType'"),
+        ({"agentId": "agent-07"}, "no_identity", "the authorizer's context has no 'clientType'"),
+        ({"clientType": "", "agentId": "a"}, "no_identity", "the authorizer's context has no 'clientType'"),
         (
             {"clientType": "robot", "agentId": "a"},
-            "authorizer 'clientType' is 'robot', not one of ['agent', 'dashboard']",
+            "unknown_client_type",
+            "the authorizer's context 'clientType' is 'robot', not one of ['agent', 'dashboard']",
         ),
         (
             {"clientType": "Agent", "agentId": "a"},
-            "authorizer 'clientType' is 'Agent', not one of ['agent', 'dashboard']",
+            "unknown_client_type",
+            "the authorizer's context 'clientType' is 'Agent', not one of ['agent', 'dashboard']",
         ),
-        ({"clientType": "agent"}, "an agent's authorizer has no 'agentId'"),
-        ({"clientType": "agent", "agentId": ""}, "an agent's authorizer has no 'agentId'"),
-        ({"clientType": "agent", "agentId": 7}, "an agent's authorizer has no 'agentId'"),
+        ({"clientType": "agent"}, "missing_agent_id", "the authorizer's context says 'agent' but has no 'agentId'"),
+        (
+            {"clientType": "agent", "agentId": ""},
+            "missing_agent_id",
+            "the authorizer's context says 'agent' but has no 'agentId'",
+        ),
+        (
+            {"clientType": "agent", "agentId": 7},
+            "invalid_agent_id",
+            "the authorizer's context 'agentId' is a int, not text",
+        ),
         (
             {"clientType": "agent", "agentId": "a" * 257},
-            "authorizer 'agentId' is longer than 256 characters or contains non-printable characters",
+            "invalid_agent_id",
+            f"the authorizer's context 'agentId' {'a' * 64!r}... is 257 characters long (1-256)",
         ),
         (
             {"clientType": "agent", "agentId": "agent\n07"},
-            "authorizer 'agentId' is longer than 256 characters or contains non-printable characters",
+            "invalid_agent_id",
+            "the authorizer's context 'agentId' 'agent\\n07' contains U+000A (category Cc: control, format,"
+            " separator or unassigned)",
         ),
     ],
 )
 def test_unusable_identity_is_refused_and_nothing_is_written(
-    table: Table, logs: LogReader, authorizer: Dict[str, Any], reason: str
+    table: Table, logs: LogReader, authorizer: Dict[str, Any], reason: str, detail: str
 ) -> None:
     response = handlers.connect(connect_event(authorizer=authorizer))
-    assert response["statusCode"] == 403
+    assert response == {"statusCode": 403, "body": "connection refused: no usable identity"}
     assert table.items() == {}
     line = logs.one("connection refused")
-    assert (line["level"], line["reason"], line["connectionId"]) == ("WARNING", reason, CONNECTION_ID)
+    assert (line["level"], line["reason"], line["detail"], line["connectionId"]) == (
+        "WARNING",
+        reason,
+        detail,
+        CONNECTION_ID,
+    )
+    assert (line["result"], line["identitySource"]) == ("refused", "authorizer")
+    assert emf_metrics(line)["RefusedConnects"] == (1, "Count", ["Reason"])
+    assert line["Reason"] == reason
 
 
 def _malformed() -> Any:
@@ -202,7 +160,21 @@ def test_a_write_failure_fails_the_invocation_and_is_logged(aws: None, logs: Log
         ({"CONNECT_AGENT_ID_KEY": "agent id"}, "CONNECT_AGENT_ID_KEY"),
         ({"CONNECT_CLIENT_TYPE_KEY": "client/type"}, "CONNECT_CLIENT_TYPE_KEY"),
         ({"CONNECT_CLIENT_TYPE_KEY": "sub", "CONNECT_AGENT_ID_KEY": "sub"}, "CONNECT_CLIENT_TYPE_KEY and"),
-        ({"CONNECT_QUERY_STRING_IDENTITY": "yes"}, "CONNECT_QUERY_STRING_IDENTITY"),
+        ({"CONNECT_IDENTITY_SOURCE": "query_string"}, "CONNECT_IDENTITY_SOURCE"),
+        ({"CONNECT_AGENT_ID_PATTERN": "agent-[0-9"}, "CONNECT_AGENT_ID_PATTERN"),
+        ({"CONNECT_IDENTITY_SOURCE": "iam"}, "CONNECT_IAM_AGENT_ROLES and CONNECT_IAM_DASHBOARD_ROLES"),
+        (
+            {"CONNECT_IDENTITY_SOURCE": "iam", "CONNECT_IAM_AGENT_ROLES": "arn:aws:sts::123456789012:assumed-role/a/b"},
+            "CONNECT_IAM_AGENT_ROLES",
+        ),
+        (
+            {
+                "CONNECT_IDENTITY_SOURCE": "iam",
+                "CONNECT_IAM_AGENT_ROLES": "arn:aws:iam::123456789012:role/agents",
+                "CONNECT_IAM_AGENT_ID_FROM": "instance_id",
+            },
+            "CONNECT_IAM_AGENT_ID_FROM",
+        ),
     ],
 )
 def test_bad_configuration_names_the_variable(

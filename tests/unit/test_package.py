@@ -58,6 +58,7 @@ def test_stripping_removes_only_prose_and_keeps_every_line_in_place(path: Path) 
 ONLY_IN = {
     "remediation_registry/connect.py": "connect",
     "remediation_registry/disconnect.py": "disconnect",
+    "remediation_registry/identity.py": "connect",
     "remediation_registry/management.py": "sweeper",
     "remediation_registry/sweep/": "sweeper",
 }
@@ -82,11 +83,12 @@ def test_each_committed_zip_holds_exactly_its_functions_stripped_sources(functio
             assert (info.date_time, info.external_attr >> 16) == ((1980, 1, 1, 0, 0, 0), 0o100644)
 
 
-# What each function imports lazily, beyond lambda_entry's module-level imports: its route's module, and
-# agents.py (the $disconnect handler with agent tracking on; the sweeper imports it at module level).
+# What each function imports lazily, beyond lambda_entry's module-level imports: its route's module,
+# agents.py (the $disconnect handler with agent tracking on; the sweeper imports it at module level) and
+# claims.py (the $disconnect handler when a DeleteItem answer was lost; connect.py imports it at once).
 LAZY = {
     "connect": ["connect"],
-    "disconnect": ["disconnect", "agents"],
+    "disconnect": ["disconnect", "agents", "claims"],
     "sweeper": ["sweep.run", "management", "agents"],
 }
 

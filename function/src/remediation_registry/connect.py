@@ -1,22 +1,19 @@
 """`$connect`: register the new connection with one PutItem of the contract item, or refuse it.
 
-Identity (clientType, agentId) comes from the `$connect` authorizer's context (API Gateway repeats it
-in requestContext.authorizer), under configurable keys. Only when CONNECT_QUERY_STRING_IDENTITY is
-true, and no authorizer supplied it, is it taken from the query string: anyone can write a query
-string, so that switch is for demo stacks only. A `$connect` without usable identity is refused: the
-handler answers 403 and API Gateway rejects the WebSocket handshake; nothing is written.
+Who is connecting is identity.py's decision (one source per deployment: the authorizer's context, the
+AWS_IAM caller or, on demo stacks only, the query string). A `$connect` without usable identity is
+refused: the handler answers 403 and API Gateway rejects the WebSocket handshake; a `connection refused`
+line names the reason, RefusedConnects counts it by Reason, and nothing is written.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any, Dict, Mapping, NamedTuple, Optional, Protocol, Tuple, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import contract
-from .config import ConfigError, _bool, _text
+from . import contract, identity
 from .events import InvalidEvent, _integer, request_context
 from .events import _text as _event_text
 from .telemetry import MetricGroup
@@ -27,21 +24,10 @@ if TYPE_CHECKING:
 OK = {"statusCode": 200, "body": "connected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $connect event"}
 FORBIDDEN = {"statusCode": 403, "body": "connection refused: no usable identity"}
-_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class PutItemClient(Protocol):
     def put_item(self, **kwargs: Any) -> Dict[str, Any]: ...
-
-
-class ConnectSettings(NamedTuple):
-    client_type_key: str
-    agent_id_key: str
-    query_string_identity: bool
-
-
-class Refused(ValueError):
-    """The `$connect` carries no usable identity; the handshake must be rejected."""
 
 
 class ConnectEvent(NamedTuple):
@@ -50,28 +36,8 @@ class ConnectEvent(NamedTuple):
     api_id: Optional[str]
     stage: Optional[str]
     request_id: Optional[str]
-    authorizer: Mapping[str, Any]
+    context: Mapping[str, Any]  # requestContext: the authorizer's context, the AWS_IAM caller
     query: Mapping[str, Any]
-
-
-def load_settings(env: Mapping[str, str]) -> ConnectSettings:
-    """The identity settings of the `$connect` function; a ConfigError names the variable at fault."""
-    keys = {}
-    for name, default in (
-        ("CONNECT_CLIENT_TYPE_KEY", contract.CLIENT_TYPE),
-        ("CONNECT_AGENT_ID_KEY", contract.AGENT_ID),
-    ):
-        value = _text(env, name, default) or default
-        if not _KEY.fullmatch(value):
-            raise ConfigError(f"{name} must be 1-128 letters, digits, '_', '.', ':' or '-', got {value[:64]!r}")
-        keys[name] = value
-    if keys["CONNECT_CLIENT_TYPE_KEY"] == keys["CONNECT_AGENT_ID_KEY"]:
-        raise ConfigError("CONNECT_CLIENT_TYPE_KEY and CONNECT_AGENT_ID_KEY must name two different keys")
-    return ConnectSettings(
-        client_type_key=keys["CONNECT_CLIENT_TYPE_KEY"],
-        agent_id_key=keys["CONNECT_AGENT_ID_KEY"],
-        query_string_identity=_bool(env, "CONNECT_QUERY_STRING_IDENTITY"),
-    )
 
 
 def parse_connect(event: object) -> ConnectEvent:
@@ -84,7 +50,6 @@ def parse_connect(event: object) -> ConnectEvent:
     connected_at = _integer(context, "connectedAt")
     if connected_at is None:
         raise InvalidEvent("requestContext.connectedAt is missing or not epoch milliseconds")
-    authorizer = context.get("authorizer")
     query = event.get("queryStringParameters")
     return ConnectEvent(
         connection_id=connection_id,
@@ -92,37 +57,20 @@ def parse_connect(event: object) -> ConnectEvent:
         api_id=_event_text(context, "apiId"),
         stage=_event_text(context, "stage"),
         request_id=_event_text(context, "requestId"),
-        authorizer=authorizer if isinstance(authorizer, dict) else {},
+        context=context,
         query=query if isinstance(query, dict) else {},
     )
 
 
-def identity(parsed: ConnectEvent, settings: ConnectSettings) -> Tuple[str, Optional[str], str]:
-    """(clientType, agentId or None, where it came from), or Refused naming what is missing."""
-    if settings.client_type_key in parsed.authorizer:
-        source, values = "authorizer", parsed.authorizer
-    elif settings.query_string_identity and settings.client_type_key in parsed.query:
-        source, values = "queryString", parsed.query
-    else:
-        where = "the $connect authorizer's context"
-        if settings.query_string_identity:
-            where += " or the query string"
-        raise Refused(f"{where} has no {settings.client_type_key!r}")
-    client_type = values.get(settings.client_type_key)
-    if client_type not in contract.CLIENT_TYPES:
-        shown = client_type[:32] if isinstance(client_type, str) else type(client_type).__name__
-        raise Refused(f"{source} {settings.client_type_key!r} is {shown!r}, not one of {list(contract.CLIENT_TYPES)}")
-    if client_type == contract.DASHBOARD:
-        return client_type, None, source
-    agent_id = values.get(settings.agent_id_key)
-    if not isinstance(agent_id, str) or not agent_id:
-        raise Refused(f"an agent's {source} has no {settings.agent_id_key!r}")
-    if len(agent_id) > contract.MAX_IDENTITY_LENGTH or not agent_id.isprintable():
-        raise Refused(
-            f"{source} {settings.agent_id_key!r} is longer than {contract.MAX_IDENTITY_LENGTH} characters"
-            " or contains non-printable characters"
-        )
-    return client_type, agent_id, source
+# The identity settings, loaded once per container: per Runtime (handlers.reset() starts a new one).
+_identity_settings: Optional[Tuple[object, identity.IdentitySettings]] = None
+
+
+def identity_settings(rt: Runtime) -> identity.IdentitySettings:
+    global _identity_settings
+    if _identity_settings is None or _identity_settings[0] is not rt:
+        _identity_settings = (rt, identity.load(os.environ))
+    return _identity_settings[1]
 
 
 def item(
@@ -152,7 +100,7 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
     """The `$connect` route for handlers.connect (here, so that only `$connect` compiles it)."""
     telemetry = rt.telemetry
     telemetry.request_id = request_id
-    options = load_settings(os.environ)
+    options = identity_settings(rt)
     try:
         parsed = parse_connect(event)
     except InvalidEvent as exc:
@@ -171,14 +119,18 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
         "requestId": parsed.request_id,
     }
     try:
-        client_type, agent_id, source = identity(parsed, options)
-    except Refused as exc:
-        fields.update(result="refused", reason=str(exc))
-        telemetry.log("WARNING", "connection refused", fields, [MetricGroup({}, [("RefusedConnects", "Count", 1)])])
+        who = identity.resolve(parsed.context, parsed.query, options)
+    except identity.Refused as exc:
+        fields.update(result="refused", identitySource=options.source, reason=exc.reason, detail=exc.message)
+        refused = MetricGroup({"Reason": exc.reason}, [("RefusedConnects", "Count", 1)])
+        telemetry.log("WARNING", "connection refused", fields, [refused])
         return dict(FORBIDDEN)
-    fields.update(clientType=client_type, identitySource=source)
+    client_type, agent_id = who.client_type, who.agent_id
+    fields.update(clientType=client_type, identitySource=who.source)
     if agent_id is not None:
         fields["agentId"] = agent_id
+    if who.principal is not None:
+        fields["principal"] = who.principal
     settings = rt.settings
     written = item(
         parsed.connection_id,

@@ -15,6 +15,8 @@ clientType is exactly "agent" and agentId is non-empty: only such items keep an 
 their removal asks whether the agent went offline.
 
 One item is not a connection: the sweeper's saved scan position (POSITION_KEY), which every reader skips.
+Its key starts with RESERVED_PREFIX ("~"), which no connection id does: `$connect` and `$disconnect`
+refuse such ids.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ MAX_CONNECTION_SECONDS = 7200
 # Longest agentId the `$connect` writer accepts (it refuses longer ones); readers keep any length whole.
 MAX_IDENTITY_LENGTH = 256
 
-# The sweeper's reserved item (sweep/position.py). No API Gateway connection id
-# ("L0SM9cOFvHcCIhw=", base64 text) contains "~" or "/", so it can never name a connection.
+# Keys starting with "~" are reserved for the registry's own items: no API Gateway connection id
+# ("L0SM9cOFvHcCIhw=", base64 text) contains "~", so none can name a connection, and both routes refuse
+# an event whose connectionId starts with it (400) rather than write or delete such an item.
+RESERVED_PREFIX = "~"
+# The sweeper's reserved item (sweep/position.py).
 POSITION_KEY = "~remediation-sweeper/scan-position"
 
 

@@ -65,12 +65,13 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
     old = deleted.previous
     if old is None and deleted.retried:
         # An earlier attempt may have deleted the item and lost its answer: what it said is gone.
-        # The $connect authorizer's agentId (repeated in this event), if any, still names the agent.
+        # The $connect authorizer's context (repeated in this event) may still name the agent.
         fields["deleteRetried"] = True
-        if parsed.authorizer_agent_id:
-            old = Connection(
-                parsed.connection_id, contract.AGENT, parsed.authorizer_agent_id, parsed.connected_at_ms, None
-            )
+        from .claims import agent_from_authorizer  # noqa: PLC0415 - this rare path only
+
+        agent_id = agent_from_authorizer(rt, parsed.authorizer)
+        if agent_id is not None:
+            old = Connection(parsed.connection_id, contract.AGENT, agent_id, parsed.connected_at_ms, None)
     end_ms = parsed.request_time_ms if parsed.request_time_ms is not None else time.time() * 1000
     connected_at = parsed.connected_at_ms
     if connected_at is None and old is not None:

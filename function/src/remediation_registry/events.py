@@ -2,6 +2,8 @@
 
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
+from .contract import RESERVED_PREFIX
+
 # Real ids are 16 base64 characters ("L0SM9cOFvHcCIhw="); allow any printable ASCII up to 128 so a
 # future format still works, and refuse what could only be garbage (whitespace, control, 10 kB).
 MAX_CONNECTION_ID_LENGTH = 128
@@ -30,7 +32,9 @@ class DisconnectEvent(NamedTuple):
     request_id: Optional[str]
     source_ip: Optional[str]
     user_agent: Optional[str]
-    authorizer_agent_id: Optional[str]
+    # What the $connect authorizer returned in its context ({} without one): the lost-answer fallback's
+    # source (disconnect.py reads it under the configured keys).
+    authorizer: Mapping[str, Any]
 
     @property
     def abnormal(self) -> bool:
@@ -78,6 +82,8 @@ def request_context(event: object) -> Tuple[Dict[str, Any], Dict[str, Any], str]
         )
     if not (connection_id.isascii() and connection_id.isprintable()) or " " in connection_id:  # [!-~]+
         raise InvalidEvent("requestContext.connectionId contains whitespace or non-printable characters")
+    if connection_id.startswith(RESERVED_PREFIX):  # e.g. the sweeper's scan position: never a connection
+        raise InvalidEvent(f"requestContext.connectionId {connection_id[:64]!r} is reserved, not a connection id")
     return event, context, connection_id
 
 
@@ -93,8 +99,6 @@ def parse_disconnect(event: object) -> DisconnectEvent:
         identity = {}
     # What the $connect authorizer returned in its context is repeated in every later event.
     authorizer = context.get("authorizer")
-    if not isinstance(authorizer, dict):
-        authorizer = {}
     return DisconnectEvent(
         connection_id=connection_id,
         event_type=event_type,
@@ -108,8 +112,7 @@ def parse_disconnect(event: object) -> DisconnectEvent:
         request_id=_text(context, "requestId"),
         source_ip=_text(identity, "sourceIp"),
         user_agent=_text(identity, "userAgent"),
-        # An identity: kept whole (only logs bound their text), never cut like the free-text fields.
-        authorizer_agent_id=authorizer["agentId"] if isinstance(authorizer.get("agentId"), str) else None,
+        authorizer=authorizer if isinstance(authorizer, dict) else {},
     )
 
 

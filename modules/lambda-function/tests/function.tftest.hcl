@@ -149,3 +149,26 @@ run "function_name_is_validated" {
 
   expect_failures = [var.function_name]
 }
+
+run "conditions_with_one_operator_are_grouped" {
+  variables {
+    policy_statements = [{
+      sid       = "Key"
+      actions   = ["kms:Decrypt"]
+      resources = ["arn:aws:kms:eu-west-1:123456789012:key/abc"]
+      conditions = [
+        { test = "StringEquals", variable = "kms:ViaService", values = ["dynamodb.eu-west-1.amazonaws.com"] },
+        { test = "StringEquals", variable = "kms:EncryptionContext:aws:dynamodb:tableName", values = ["a", "b"] },
+        { test = "ArnNotEquals", variable = "aws:PrincipalArn", values = ["arn:aws:iam::123456789012:role/x"] },
+      ]
+    }]
+  }
+
+  assert {
+    condition = jsondecode(output.policy_json).Statement[1].Condition == {
+      StringEquals = { "kms:ViaService" = ["dynamodb.eu-west-1.amazonaws.com"], "kms:EncryptionContext:aws:dynamodb:tableName" = ["a", "b"] }
+      ArnNotEquals = { "aws:PrincipalArn" = ["arn:aws:iam::123456789012:role/x"] }
+    }
+    error_message = "Conditions with the same operator must share one block (IAM requires every key to hold), not collide."
+  }
+}
