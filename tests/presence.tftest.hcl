@@ -12,6 +12,10 @@ variables {
   stage_name = "live"
   connect    = { enabled = true, authorizer_id = "abc123" }
   presence   = { enabled = true }
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 # The mocks give every table and queue the same ARN: the presence table's and the dead-letter queue's
