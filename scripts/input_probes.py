@@ -9,8 +9,7 @@ attribute `zz_typo`, a value that is no object) and per attribute (a value of th
 probes become module calls of a consumer root module; `terraform validate` of that consumer must fail
 once per call, with the expected message.
 
-Used by tests/validation/test_object_inputs.py (the newest Terraform, `make tf-test`) and by
-scripts/matrix.py (step `inputs`: every engine, Terraform 1.6.6 included).
+Used by tests/validation/test_object_inputs.py (`make tf-test`).
 """
 
 from __future__ import annotations

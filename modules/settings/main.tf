@@ -11,4 +11,4 @@
 #
 # An attribute added here must be added to the accepted names (and types, and description) of the
 # root variable too: tests/inputs.tftest.hcl (run every_attribute_is_accepted_and_kept) and
-# tests/validation/test_accepted_names.py fail until both agree.
+# tests/validation/test_object_inputs.py (scripts/input_probes.py) fail until both agree.

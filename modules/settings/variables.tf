@@ -1,6 +1,6 @@
 # The object types of the root module's inputs (see main.tf). No validations: the root module's
 # variables hold every rule. Defaults are written once, here; the root module's descriptions and its
-# cross-attribute rules repeat them (tests/inputs.tftest.hcl run defaults keeps them in step).
+# cross-attribute rules repeat them (tests/inputs.tftest.hcl, run defaults_as_documented, keeps them in step).
 
 variable "table" {
   description = "The root module's var.table (validated there)."
