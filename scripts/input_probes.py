@@ -136,11 +136,13 @@ def problems(calls: List[Probe], output: str) -> List[str]:
         got = errors.get(index, [])
         matching = [e for e in got if probe.expected in e]
         if len(got) != 1 or not matching:
-            wrong.append(f"{probe.name} ({probe.variable} = {probe.value}): expected one error with {probe.expected!r}, got {got}")
+            call = f"{probe.variable} = {probe.value}"
+            wrong.append(f"{probe.name} ({call}): expected one error with {probe.expected!r}, got {got}")
             continue
         if probe.accepted:
             listed = matching[0].split(probe.expected, 1)[1].split(".", 1)[0]
             names = sorted(name.strip() for name in listed.split(","))
             if names != sorted(probe.accepted):
-                wrong.append(f"{probe.name}: accepted attributes {names}, but modules/settings has {sorted(probe.accepted)}")
+                typed = sorted(probe.accepted)
+                wrong.append(f"{probe.name}: accepted attributes {names}, but modules/settings has {typed}")
     return wrong

@@ -601,10 +601,10 @@ run "dashboard" {
     condition = [for widget in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : widget.properties.title] == [
       "Disconnects by client type", "Active connections (each complete sweep)", "Stale connections removed by the sweeper",
       "Connection duration (seconds, p50 / p90)", "Agents online (reconciler census)", "Presence transitions by reason",
-      "Reconnects within grace (no event)", "Liveness: probes, gone connections, heartbeat timeouts", "Errors",
-      "Agents that went online or offline (latest 50)",
+      "Reconnects within grace (no event)", "Liveness: probes, gone connections, heartbeat timeouts", "Refused $connect by reason",
+      "Errors", "Agents that went online or offline (latest 50)",
     ]
-    error_message = "With presence the dashboard adds agents online, transitions by reason, reconnects within grace, liveness/heartbeat timeouts and a log table."
+    error_message = "With presence the dashboard adds agents online, transitions by reason, reconnects within grace, liveness/heartbeat timeouts and a log table (and, for the $connect writer presence needs, refusals by reason)."
   }
 
   assert {
@@ -619,8 +619,8 @@ run "dashboard" {
   }
 
   assert {
-    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.type == "log"]).y == 18 && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "/aws/lambda/remediation-disconnect-presence")
-    error_message = "The log table sits below the nine metric widgets and reads the checker's log group too."
+    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.type == "log"]).y == 24 && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "/aws/lambda/remediation-disconnect-presence")
+    error_message = "The log table sits below the ten metric widgets (four rows) and reads the checker's log group too."
   }
 }
 

@@ -130,7 +130,11 @@ module "ok" {{
   stage_name = "live"
   sweeper    = {{ enabled = var.flag, rate_minutes = "7", probe_connections = false }}
   functions  = {{ disconnect = {{ memory_size = 256 }}, sweeper = {{ timeout = 60 }} }}
-  connect    = {{ enabled = true, identity = "iam", iam = {{ agent_role_arns = ["arn:aws:iam::123456789012:user/agent-1"], agent_id_from = "user_name" }} }}
+  connect = {{
+    enabled  = true
+    identity = "iam"
+    iam      = {{ agent_role_arns = ["arn:aws:iam::123456789012:user/agent-1"], agent_id_from = "user_name" }}
+  }}
   presence   = {{ enabled = true, heartbeat = {{ enabled = var.flag }} }}
   alarms     = {{ alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }}
 }}
