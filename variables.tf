@@ -92,11 +92,11 @@ variable "deployment" {
       } : alltrue([for v in [try(var.deployment[split(".", path)[0]][split(".", path)[1]], var.deployment[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "deployment: wrong type for ${join(", ", [for path, want in {
+    error_message = format("deployment: wrong type for %s.", join(", ", [for path, want in {
       enabled = "bool", description = "string", triggers = "map(string)",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.deployment[split(".", path)[0]][split(".", path)[1]], var.deployment[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.deployment[split(".", path)[0]][split(".", path)[1]], var.deployment[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
@@ -170,11 +170,11 @@ variable "table" {
       } : alltrue([for v in [try(var.table[split(".", path)[0]][split(".", path)[1]], var.table[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "table: wrong type for ${join(", ", [for path, want in {
+    error_message = format("table: wrong type for %s.", join(", ", [for path, want in {
       billing_mode = "string", read_capacity = "number", write_capacity = "number", point_in_time_recovery = "bool", kms_key_arn = "string",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.table[split(".", path)[0]][split(".", path)[1]], var.table[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.table[split(".", path)[0]][split(".", path)[1]], var.table[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
@@ -301,15 +301,15 @@ variable "functions" {
       } : alltrue([for v in [try(var.functions[split(".", path)[0]][split(".", path)[1]], var.functions[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "functions: wrong type for ${join(", ", [for path, want in {
+    error_message = format("functions: wrong type for %s.", join(", ", [for path, want in {
       disconnect = "object", "disconnect.memory_size" = "number", "disconnect.timeout" = "number", "disconnect.reserved_concurrent_executions" = "number",
       connect    = "object", "connect.memory_size" = "number", "connect.timeout" = "number", "connect.reserved_concurrent_executions" = "number",
       sweeper    = "object", "sweeper.memory_size" = "number", "sweeper.timeout" = "number", "sweeper.reserved_concurrent_executions" = "number",
       presence   = "object", "presence.memory_size" = "number", "presence.timeout" = "number", "presence.reserved_concurrent_executions" = "number",
       events     = "object", "events.memory_size" = "number", "events.timeout" = "number", "events.reserved_concurrent_executions" = "number",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.functions[split(".", path)[0]][split(".", path)[1]], var.functions[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.functions[split(".", path)[0]][split(".", path)[1]], var.functions[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
@@ -481,11 +481,11 @@ variable "sweeper" {
       } : alltrue([for v in [try(var.sweeper[split(".", path)[0]][split(".", path)[1]], var.sweeper[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "sweeper: wrong type for ${join(", ", [for path, want in {
+    error_message = format("sweeper: wrong type for %s.", join(", ", [for path, want in {
       enabled = "bool", rate_minutes = "number", probe_connections = "bool", probe_min_age_seconds = "number", probe_concurrency = "number", probe_endpoint = "string", max_items_per_run = "number", scan_segments = "number",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.sweeper[split(".", path)[0]][split(".", path)[1]], var.sweeper[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.sweeper[split(".", path)[0]][split(".", path)[1]], var.sweeper[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
@@ -568,11 +568,11 @@ variable "alarms" {
       } : alltrue([for v in [try(var.alarms[split(".", path)[0]][split(".", path)[1]], var.alarms[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "alarms: wrong type for ${join(", ", [for path, want in {
+    error_message = format("alarms: wrong type for %s.", join(", ", [for path, want in {
       enabled = "bool", alarm_actions = "list(string)", ok_actions = "list(string)", period = "number", evaluation_periods = "number", threshold = "number",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.alarms[split(".", path)[0]][split(".", path)[1]], var.alarms[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.alarms[split(".", path)[0]][split(".", path)[1]], var.alarms[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
@@ -680,13 +680,13 @@ variable "connect" {
       } : alltrue([for v in [try(var.connect[split(".", path)[0]][split(".", path)[1]], var.connect[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "connect: wrong type for ${join(", ", [for path, want in {
+    error_message = format("connect: wrong type for %s.", join(", ", [for path, want in {
       enabled          = "bool", identity = "string", authorizer_id = "string",
       iam              = "object", "iam.agent_role_arns" = "list(string)", "iam.dashboard_role_arns" = "list(string)", "iam.agent_id_from" = "string",
       agent_id_pattern = "string", client_type_key = "string", agent_id_key = "string",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.connect[split(".", path)[0]][split(".", path)[1]], var.connect[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.connect[split(".", path)[0]][split(".", path)[1]], var.connect[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
@@ -868,15 +868,15 @@ variable "presence" {
       } : alltrue([for v in [try(var.presence[split(".", path)[0]][split(".", path)[1]], var.presence[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
     ])])
-    error_message = "presence: wrong type for ${join(", ", [for path, want in {
+    error_message = format("presence: wrong type for %s.", join(", ", [for path, want in {
       enabled        = "bool", table_name = "string", grace_seconds = "number", probe_interval_seconds = "number", reconcile_minutes = "number",
       heartbeat      = "object", "heartbeat.enabled" = "bool", "heartbeat.route_key" = "string", "heartbeat.interval_seconds" = "number", "heartbeat.timeout_seconds" = "number",
       events         = "object", "events.enabled" = "bool", "events.create_bus" = "bool", "events.bus_name" = "string", "events.source" = "string",
       probe_endpoint = "string",
       announcer      = "object", "announcer.parallelization_factor" = "number", "announcer.maximum_retry_attempts" = "number",
-      } : "${path} (${want})" if !alltrue([for v in [try(var.presence[split(".", path)[0]][split(".", path)[1]], var.presence[path], null)] :
+      } : format("%s (%s)", path, want) if !alltrue([for v in [try(var.presence[split(".", path)[0]][split(".", path)[1]], var.presence[path], null)] :
         v == null || (want == "bool" ? can(tobool(v)) : want == "number" ? can(tonumber(v)) : want == "string" ? can(tostring(v)) : want == "list(string)" ? can([for e in tolist(v) : tostring(e)]) : want == "map(string)" ? can(keys(v)) && can([for e in values(v) : tostring(e)]) : can(keys(v)))
-    ])])}."
+    ])]))
   }
 
   validation {
