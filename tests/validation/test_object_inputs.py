@@ -89,6 +89,20 @@ def test_every_attribute_is_in_the_root_variables_description() -> None:
     assert missing == [], f"attributes missing from their variable's description: {missing}"
 
 
+def test_every_attribute_is_read_by_the_module() -> None:
+    """An accepted attribute that no resource reads would be a setting that silently does nothing."""
+    text = "\n".join(p.read_text() for p in sorted(ROOT.glob("*.tf")) if p.name != "variables.tf")
+
+    def leaves(node: input_probes.Node, path: str) -> List[str]:
+        found: List[str] = []
+        for attribute, kind in node.items():
+            found += leaves(kind, f"{path}.{attribute}") if isinstance(kind, dict) else [f"{path}.{attribute}"]
+        return found
+
+    unread = [ref for variable, node in TYPES.items() for ref in leaves(node, f"local.{variable}") if ref not in text]
+    assert unread == [], f"attributes the root module never reads: {unread}"
+
+
 @pytest.fixture(scope="module")
 def validate_output(tmp_path_factory: pytest.TempPathFactory) -> str:
     workdir: Path = tmp_path_factory.mktemp("input-probes")
