@@ -1,7 +1,7 @@
 # A Remediation WebSocket channel with everything the module offers: agent status with offline
 # events routed to on-call, probing of silent connections, alarms and a dashboard.
-# The module's $connect writer registers each connection, with identity from your REQUEST authorizer
-# (a Lambda returning context.clientType and context.agentId): see README.md, "Connecting an agent".
+# The module's $connect writer registers each connection, with identity from the REQUEST authorizer of
+# authorizer.tf (KMS-signed tokens, nothing the client can choose): see README.md, "Connecting an agent".
 
 provider "aws" {
   region = var.region
@@ -143,24 +143,6 @@ resource "aws_sns_topic_subscription" "oncall" {
   endpoint  = var.oncall_email
 }
 
-# Your REQUEST authorizer on $connect: it checks the client's token (Authorization header) and returns
-# clientType / agentId in its context, which the module's $connect writer stores.
-resource "aws_apigatewayv2_authorizer" "connect" {
-  api_id           = aws_apigatewayv2_api.remediation.id
-  name             = "${var.name}-connect"
-  authorizer_type  = "REQUEST"
-  authorizer_uri   = "arn:${data.aws_partition.current.partition}:apigateway:${var.region}:lambda:path/2015-03-31/functions/${var.connect_authorizer_function_arn}/invocations"
-  identity_sources = ["route.request.header.Authorization"]
-}
-
-resource "aws_lambda_permission" "connect_authorizer" {
-  statement_id  = "AllowConnectAuthorizerOfApi${aws_apigatewayv2_api.remediation.id}"
-  action        = "lambda:InvokeFunction"
-  function_name = var.connect_authorizer_function_arn
-  principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.remediation.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.connect.id}"
-}
-
 module "remediation_disconnect" {
   source = "../.."
 
@@ -169,9 +151,13 @@ module "remediation_disconnect" {
   stage_name = aws_apigatewayv2_stage.live.name
   table_name = "RemediationWebSocketConnections"
 
+  # Identity from the REQUEST authorizer of authorizer.tf, under the keys it writes its context with.
   connect = {
-    enabled       = true
-    authorizer_id = aws_apigatewayv2_authorizer.connect.id
+    enabled         = true
+    identity        = "authorizer"
+    authorizer_id   = aws_apigatewayv2_authorizer.connect.id
+    client_type_key = local.connect_context_keys.client_type
+    agent_id_key    = local.connect_context_keys.agent_id
   }
 
   agent_tracking = {

@@ -32,3 +32,19 @@ output "connect_function_name" {
   description = "The $connect function (writes the connection item)."
   value       = module.remediation_disconnect.connect_function_name
 }
+
+# The $connect authorizer (authorizer.tf).
+output "api_id" {
+  description = "ID of the WebSocket API: the audience (aud) of its $connect tokens."
+  value       = aws_apigatewayv2_api.remediation.id
+}
+
+output "token_key_arn" {
+  description = "KMS HMAC key of the $connect tokens: mint with kms:GenerateMac on it (authorizer/mint_token.py --key-id)."
+  value       = local.token_key_arn
+}
+
+output "authorizer_function_name" {
+  description = "The $connect REQUEST authorizer function (one log line per accepted, refused or denied token)."
+  value       = aws_lambda_function.authorizer.function_name
+}

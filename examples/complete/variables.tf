@@ -22,12 +22,48 @@ variable "manage_api_gateway_account" {
   default     = false
 }
 
-variable "connect_authorizer_function_arn" {
-  description = "ARN of your Lambda REQUEST authorizer for $connect: it validates the client's Authorization header and returns context.clientType (\"agent\" or \"dashboard\") and, for agents, context.agentId."
+# The $connect authorizer (authorizer.tf).
+variable "token_key_arn" {
+  description = "ARN of an existing KMS key (key_spec HMAC_256, key_usage GENERATE_VERIFY_MAC) that signs the $connect tokens, e.g. one shared by several stacks; null creates one for this stack."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$", var.connect_authorizer_function_arn))
-    error_message = "connect_authorizer_function_arn must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)."
+    condition     = var.token_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.token_key_arn, "-")))
+    error_message = "token_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias: IAM grants kms:VerifyMac on key ARNs."
   }
+}
+
+variable "agent_token_max_lifetime_seconds" {
+  description = "Longest lifetime (exp - iat) of an agent token the authorizer accepts. Agent tokens are credentials provisioned to hosts and cannot be revoked one by one (only all at once, with a new key): keep it as short as re-minting allows."
+  type        = number
+  default     = 604800
+
+  validation {
+    condition     = var.agent_token_max_lifetime_seconds >= 60 && var.agent_token_max_lifetime_seconds <= 2592000
+    error_message = "agent_token_max_lifetime_seconds must be between 60 and 2592000 (30 days)."
+  }
+}
+
+variable "dashboard_token_max_lifetime_seconds" {
+  description = "Longest lifetime (exp - iat) of a Dashboard token the authorizer accepts. Dashboard tokens travel in the query string, which proxies and logs record: mint one per connect, seconds before it."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.dashboard_token_max_lifetime_seconds >= 30 && var.dashboard_token_max_lifetime_seconds <= 900
+    error_message = "dashboard_token_max_lifetime_seconds must be between 30 and 900: a token in a URL must be short-lived."
+  }
+}
+
+variable "dashboard_tokens" {
+  description = "Accept Dashboard tokens from the query string (?token=). false: agents only; the authorizer's identity source is then the Authorization header, so a handshake without it is refused (401) without invoking the authorizer."
+  type        = bool
+  default     = true
+}
+
+variable "authorizer_runtime" {
+  description = "Python runtime of the authorizer function (python3.8 or later)."
+  type        = string
+  default     = "python3.13"
 }
