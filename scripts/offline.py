@@ -140,21 +140,6 @@ def client(service: str, endpoint: str, region: str = REGION) -> Any:
     )
 
 
-def stand_in_authorizer(endpoint: str, region: str = REGION) -> str:
-    """ARN of a function standing in for the caller's `$connect` REQUEST authorizer that
-    examples/complete requires (connect_authorizer_function_arn): moto stores it, nothing invokes it."""
-    role = client("iam", endpoint, region).create_role(RoleName=f"authz-fn-{region}", AssumeRolePolicyDocument="{}")
-    return str(
-        client("lambda", endpoint, region).create_function(
-            FunctionName="authz-fn",
-            Runtime="python3.8",
-            Role=role["Role"]["Arn"],
-            Handler="authz.handler",
-            Code={"ZipFile": PACKAGE_ZIPS["connect"].read_bytes()},
-        )["FunctionArn"]
-    )
-
-
 def committed_zip(code_sha256: str) -> Optional[Path]:
     """The committed function/dist zip whose base64 sha256 is this CodeSha256, if any."""
     manifest = json.loads((DIST / "manifest.json").read_text())

@@ -22,8 +22,8 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from scripts.iam_lint import lint_policy
-from scripts.offline import Terraform, client, copy_tree, stand_in_authorizer
-from tests.support.servers import moto_override_with_runtime, moto_server
+from scripts.offline import Terraform, client, copy_tree
+from tests.support.servers import complete_example_variables, moto_override_with_runtime, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -123,11 +123,7 @@ def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> 
         (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, region))
         terraform = Terraform(
             directory,
-            {
-                "region": region,
-                "manage_api_gateway_account": "true",
-                "connect_authorizer_function_arn": stand_in_authorizer(endpoint, region),
-            },
+            {**complete_example_variables(endpoint, region), "manage_api_gateway_account": "true"},
         )
         terraform.init()
         try:

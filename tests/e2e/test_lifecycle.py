@@ -37,11 +37,10 @@ from scripts.offline import (
     deployed_function,
     drain_queue,
     scan_table,
-    stand_in_authorizer,
 )
 from scripts.ws_events import Routes
 from scripts.ws_gateway import Gateway
-from tests.support.servers import free_port, moto_override_with_runtime, moto_server
+from tests.support.servers import complete_example_variables, free_port, moto_override_with_runtime, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -575,8 +574,8 @@ def _lifecycle(example: str, workdir: Path, ready: threading.Barrier) -> Dict[st
         (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, REGION))
         variables = {"region": REGION}
         if example == "complete":
-            # examples/complete puts $connect behind the caller's REQUEST authorizer function.
-            variables["connect_authorizer_function_arn"] = stand_in_authorizer(endpoint)
+            # examples/complete's authorizer verifies tokens with an HMAC key 3.39.0 cannot create.
+            variables = complete_example_variables(endpoint, REGION)
         terraform = Terraform(directory, variables)
         # `init` rewrites the provider in the shared plugin cache: one at a time, and no apply may verify
         # the cached provider while another init rewrites it, so every example inits before any applies.
