@@ -23,6 +23,7 @@ import websockets.sync.client
 from connect_token import Claims
 from mint_token import mint
 
+from scripts.iam_lint import lint_policy
 from scripts.lambda_rie import LambdaRuntime
 from scripts.offline import REGION, ROOT, Terraform, client, copy_tree, scan_table
 from scripts.ws_events import Routes
@@ -190,3 +191,29 @@ def test_authorizer_zip_is_the_deployed_code(complete: Dict[str, Any]) -> None:
     assert (found["AuthorizerType"], found["IdentitySource"]) == ("REQUEST", ["route.request.header.Sec-WebSocket-Key"])
     assert not found.get("AuthorizerResultTtlInSeconds")  # WebSocket authorizers cannot cache
     assert routes.authorizers[authorizer_id].function_name == complete["outputs"]["authorizer_function_name"]
+
+
+def test_authorizer_role_may_write_its_logs_and_verify_macs_with_exactly_the_key(complete: Dict[str, Any]) -> None:
+    runtime: LambdaRuntime = complete["authorizer"]
+    iam = client("iam", complete["endpoint"])
+    role = runtime.config["Role"].rsplit("/", 1)[1]
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    log_group = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{runtime.function_name}:*"
+    assert document["Statement"] == [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group],
+        },
+        {
+            "Sid": "VerifyTokens",
+            "Effect": "Allow",
+            "Action": ["kms:VerifyMac"],
+            "Resource": [complete["outputs"]["token_key_arn"]],
+        },
+    ]
+    assert lint_policy(json.dumps(document)) == []
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
