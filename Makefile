@@ -21,10 +21,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
 # Every directory whose README.md carries terraform-docs tables (configured by .terraform-docs.yml).
 DOC_DIRS := $(TF_DIRS)
-PY_DIRS := function examples/complete/authorizer scripts tests bench
+PY_DIRS := function examples/complete/authorizer scripts tests bench examples/agent-client
 
-.PHONY: help demo test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
-        package-check tf-test iam-lint unit dataplane faults e2e compat matrix bench clean
+.PHONY: help demo local-stack test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
+        package-check tf-test iam-lint unit agent-client dataplane faults e2e compat matrix bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,11 +32,15 @@ help: ## List the targets
 demo: tools-core ## Offline demo: apply examples/local on moto, real WebSocket clients via a local gateway, AWS's Lambda runtime, sweep, destroy
 	$(PY) scripts/demo.py
 
+local-stack: tools-core ## examples/local live until Ctrl-C, for the agent client by hand (ARGS="--identity iam --agent agent-07")
+	$(PY) scripts/local_stack.py $(ARGS)
+
 test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.x schema, engine matrix, end-to-end
 	@$(MAKE) lint
 	@$(MAKE) package-check
 	@$(MAKE) tf-test
 	@$(MAKE) unit
+	@$(MAKE) agent-client
 	@$(MAKE) dataplane
 	@$(MAKE) faults
 	@$(MAKE) compat
@@ -113,6 +117,9 @@ iam-lint: ## the root module's terraform tests and parliament on every IAM polic
 
 unit: ## pytest: the function against moto
 	$(PY) -m pytest tests/unit -q
+
+agent-client: ## pytest: the reference agent client's own tests (backoff, jitter, renewal, reconnects; a local server)
+	$(PY) -m pytest examples/agent-client/test -q
 
 dataplane: ## pytest: the local stand-ins (gateway, event source mappings, schedules, SigV4) against a moto server
 	$(PY) -m pytest tests/dataplane -q

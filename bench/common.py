@@ -43,19 +43,25 @@ TARGETS = {
     "sweeper_items_per_second": 4.0,
 }
 
-# Environment of the function as the module sets it (lambda.tf), agent tracking off.
+# Environment of the function as the module sets it (lambda.tf), presence off.
 FUNCTION_ENV = {
     "CONNECTIONS_TABLE": TABLE,
     "TTL_ATTRIBUTE": "expiresAt",
     "CONNECTION_GRACE_SECONDS": "300",
     "METRICS_NAMESPACE": "Remediation/WebSocket",
     "LOG_LEVEL": "INFO",
-    "AGENT_INDEX_NAME": "",
-    "OFFLINE_EVENT_BUS": "",
-    "OFFLINE_EVENT_SOURCE": "remediation.websocket",
     "LOG_CLIENT_ADDRESS": "false",
 }
-AGENT_TRACKING_ENV = {"AGENT_INDEX_NAME": "agentId-index", "OFFLINE_EVENT_BUS": "remediation-offline"}
+# ... and with presence on (presence.tf's presence_environment; every event closes an agent's last
+# connection: T2 opens a grace window and sends its grace message).
+PRESENCE_ENV = {
+    "PRESENCE_TABLE": "remediation-presence",
+    "PRESENCE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/remediation-presence",
+    "PRESENCE_GRACE_SECONDS": "20",
+    "PRESENCE_PROBE_INTERVAL_SECONDS": "300",
+    "HEARTBEAT_TIMEOUT_SECONDS": "0",
+    "HEARTBEAT_INTERVAL_SECONDS": "0",
+}
 READ_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
 
 # C functions whose inclusive cost tells where a cold start goes (they overlap: GC runs inside compile...).

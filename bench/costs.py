@@ -15,6 +15,7 @@ LAMBDA_PER_GB_SECOND = 0.0000166667  # x86
 DDB_PER_MILLION_WRU = 0.625
 DDB_PER_MILLION_RRU = 0.125
 EVENTBRIDGE_PER_MILLION_EVENTS = 1.00
+SQS_PER_MILLION_REQUESTS = 0.40  # standard queue
 LOGS_PER_GB_INGESTED = 0.50
 METRIC_PER_MONTH = 0.30  # first 10,000 metrics
 
@@ -75,7 +76,10 @@ def disconnect_rows(measured: Measured) -> List[Dict[str, str]]:
         compute = gb_s * LAMBDA_PER_GB_SECOND
         writes = millions * DDB_PER_MILLION_WRU
         logs = log_gb * LOGS_PER_GB_INGESTED
-        query = millions * 0.5 * DDB_PER_MILLION_RRU
+        # Presence, at most (every disconnect is an agent's last connection, gone offline after grace):
+        # T2 and T3 writes, the grace message sent and received, the checker's run, one event.
+        presence_writes = 2 * millions * DDB_PER_MILLION_WRU
+        messages = 2 * millions * SQS_PER_MILLION_REQUESTS
         events = millions * EVENTBRIDGE_PER_MILLION_EVENTS
         rows.append(
             {
@@ -86,9 +90,10 @@ def disconnect_rows(measured: Measured) -> List[Dict[str, str]]:
                 f"{_money(gb_s_128 * LAMBDA_PER_GB_SECOND)}",
                 "DynamoDB WRU": f"{_count(volume)} = {_money(writes)}",
                 "Logs ingested": f"{log_gb:,.2f} GB = {_money(logs)}",
-                "total (tracking off)": _money(requests + compute + writes + logs),
-                "+ agent tracking (max)": f"Query {_count(volume * 0.5)} RRU = {_money(query)}; "
-                f"{_count(volume)} events = {_money(events)}",
+                "total (presence off)": _money(requests + compute + writes + logs),
+                "+ presence (max)": f"{_count(2 * volume)} WRU = {_money(presence_writes)}; "
+                f"SQS {_count(2 * volume)} = {_money(messages)}; {_count(volume)} events = {_money(events)}; "
+                f"checker {_count(volume)} requests = {_money(requests)}",
             }
         )
     return rows

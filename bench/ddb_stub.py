@@ -7,7 +7,8 @@ requests by operation. Costs next to nothing, so the figures measure the handler
   DynamoDB_20120810.DeleteItem  `{}`, or `{"Attributes": item}` when ReturnValues=ALL_OLD; the item is a
                                 realistic agent connection (connectionId, clientType, agentId,
                                 connectedAt ms, expiresAt s)
-  DynamoDB_20120810.Query       `{"Items": [], ...}`: the agent has no other connection (so: offline)
+  DynamoDB_20120810.UpdateItem  `{}`: presence's T2 succeeds (the agent's last connection: a grace window opens)
+  AmazonSQS.SendMessage         accepted (the grace message)
   AWSEvents.PutEvents           every entry accepted
 
 With a bench/scale_table.ScaleTable given, Scan, BatchWriteItem, DeleteItem, GetItem, PutItem and
@@ -18,6 +19,7 @@ Stdlib only; binds 127.0.0.1 on a free port; stopped by the context manager that
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import zlib
@@ -34,6 +36,7 @@ MAX_CONNECTION_SECONDS = 7200
 AGENT_ID = "agent-7f3c2a91"
 DDB_CONTENT_TYPE = "application/x-amz-json-1.0"
 EVENTS_CONTENT_TYPE = "application/x-amz-json-1.1"
+SQS_CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
 def old_item(connection_id: str) -> Dict[str, Dict[str, str]]:
@@ -83,19 +86,29 @@ class Stub:
                 self.return_values[str(body.get("ReturnValues", "NONE"))] += 1
         if self.table is not None and target.startswith("DynamoDB_") and operation in self.TABLE_OPERATIONS:
             return self.from_table(operation, body)
+        reply = self.reply(target, body)
+        if reply is None:
+            error = {"__type": "com.amazon.coral.service#UnknownOperationException", "message": target}
+            return 400, DDB_CONTENT_TYPE, error
+        return (200, *reply)
+
+    @staticmethod
+    def reply(target: str, body: Dict[str, Any]) -> Optional[Tuple[str, Dict[str, Any]]]:
+        """(content type, reply) of a request the stub answers; None for any other."""
         if target == "DynamoDB_20120810.DeleteItem":
-            if body.get("ReturnValues") == "ALL_OLD":
-                connection_id = body.get("Key", {}).get("connectionId", {}).get("S", "")
-                return 200, DDB_CONTENT_TYPE, {"Attributes": old_item(connection_id)}
-            return 200, DDB_CONTENT_TYPE, {}
-        if target == "DynamoDB_20120810.Query":
-            return 200, DDB_CONTENT_TYPE, {"Items": [], "Count": 0, "ScannedCount": 0}
+            connection_id = body.get("Key", {}).get("connectionId", {}).get("S", "")
+            return DDB_CONTENT_TYPE, {"Attributes": old_item(connection_id)} if body.get(
+                "ReturnValues"
+            ) == "ALL_OLD" else {}
+        if target == "DynamoDB_20120810.UpdateItem":
+            return DDB_CONTENT_TYPE, {}
+        if target == "AmazonSQS.SendMessage":
+            digest = hashlib.md5(str(body.get("MessageBody", "")).encode(), usedforsecurity=False).hexdigest()
+            return SQS_CONTENT_TYPE, {"MessageId": "00000000-0000-0000-0000-000000000001", "MD5OfMessageBody": digest}
         if target == "AWSEvents.PutEvents":
-            entries = body.get("Entries", [])
-            ids = [{"EventId": f"00000000-0000-0000-0000-{n:012d}"} for n in range(len(entries))]
-            return 200, EVENTS_CONTENT_TYPE, {"FailedEntryCount": 0, "Entries": ids}
-        error = {"__type": "com.amazon.coral.service#UnknownOperationException", "message": target}
-        return 400, DDB_CONTENT_TYPE, error
+            ids = [{"EventId": f"00000000-0000-0000-0000-{n:012d}"} for n in range(len(body.get("Entries", [])))]
+            return EVENTS_CONTENT_TYPE, {"FailedEntryCount": 0, "Entries": ids}
+        return None
 
     def from_table(self, operation: str, body: Dict[str, Any]) -> Tuple[int, str, Dict[str, Any]]:
         assert self.table is not None

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from bench.common import (
-    AGENT_TRACKING_ENV,
     CALLGRIND,
     COLD_START_FUNCTIONS,
     COLD_WALL_RUNS,
     ONE_SHOT,
+    PRESENCE_ENV,
     PY,
     READ_OPERATIONS,
     RESULTS,
@@ -157,9 +157,9 @@ def verify(pkg: Dict[str, Any], endpoint: str, stub: Stub) -> Dict[str, Any]:
 
 
 def requests_per_disconnect(pkg: Dict[str, Any], endpoint: str, stub: Stub) -> Dict[str, Any]:
-    """Requests per event with agent tracking off and on, counted by the stub over 1 + 9 + 2 x 500 events."""
+    """Requests per event with presence off and on, counted by the stub over 1 + 9 + 2 x 500 events."""
     result: Dict[str, Any] = {}
-    for label, extra in (("tracking_off", {}), ("tracking_on", AGENT_TRACKING_ENV)):
+    for label, extra in (("presence_off", {}), ("presence_on", PRESENCE_ENV)):
         stub.reset()
         out = RESULTS / f"requests-{label}.json"
         run_child(one_shot_argv("ours", 9, pkg, out, 2, 500), handler_env(endpoint, extra))
@@ -235,7 +235,7 @@ def handler_figures(results: Dict[str, Any]) -> List[Figure]:
     seed_warm = (counts["seed-warm"] - counts["seed-cold"]) / events
     ours_warm = (counts["ours-warm"] - counts["ours-cold"]) / events
     wall, requests = results["wall_clock"], results["requests"]
-    off = requests["tracking_off"]["per_event"]
+    off = requests["presence_off"]["per_event"]
     reads = sum(off.get(op, 0) for op in READ_OPERATIONS)
     one_delete = off.get("DeleteItem") == 1.0 and reads == 0 and set(off) == {"DeleteItem"}
     return [
@@ -255,7 +255,7 @@ def handler_figures(results: Dict[str, Any]) -> List[Figure]:
         ),
         rss_figure(wall),
         Figure(
-            "DynamoDB requests/disconnect (tracking off)",
+            "DynamoDB requests/disconnect (presence off)",
             "requests",
             None,
             sum(off.values()),

@@ -32,7 +32,7 @@ def report(results: Dict[str, Any], figures: List[Figure]) -> None:
             top = ", ".join(f"{package} {us / 1000:.1f}" for package, us in imports[kind].items())
             log(f"  import time by package, ms (-X importtime, median of 5), {kind}: {top}")
         requests = results["requests"]
-        for label in ("tracking_off", "tracking_on"):
+        for label in ("presence_off", "presence_on"):
             per = ", ".join(f"{op} {n:g}" for op, n in requests[label]["per_event"].items())
             log(
                 f"  requests per disconnect, {label.replace('_', ' ')}: {per} "

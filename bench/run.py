@@ -11,7 +11,9 @@ missed, 2 when the benchmark itself could not run. No timing threshold lives any
   warm event    (Ir(1+N events) - Ir(1 event)) / N, N = 300                               <= 1.00x
   peak memory   ru_maxrss of the handler process after cold start + N events              <= 1.00x
   package       bytes of the zip built from function/src                                  <= 16 KiB
-  requests      DynamoDB requests per disconnect, agent tracking off: one DeleteItem, no read
+  requests      DynamoDB requests per disconnect, presence off: one DeleteItem, no read
+  presence on   context: cold start, warm event and peak RSS when every event closes an agent's last
+                connection (DeleteItem + UpdateItem + SendMessage)
   sweeper       expired items removed per second, 10,000 of 50,000 on moto, vs a naive scan + delete >= 4x
   coverage      runs per full pass over 1,000,000 items with the default 100,000-item budget <= 10, every
                 item examined (bench/coverage.py; 100 k and 10 M items and today's code as context)
@@ -62,6 +64,7 @@ from bench.handler_bench import (  # noqa: E402
     verify,
     wall_clock,
 )
+from bench.presence_bench import presence_figures, presence_on  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.sweeper_bench import sweeper, sweeper_figures  # noqa: E402
 
@@ -89,7 +92,7 @@ def main(argv: Sequence[str]) -> int:
     results: Dict[str, Any] = {"machine": info, "targets": TARGETS}
     results["package"] = {key: value for key, value in pkg.items() if not key.endswith("_zip")}
     figures.append(figure("package size (disconnect.zip)", "bytes", float(TARGETS["package_bytes"]), pkg["bytes"], 1.0))
-    for function in ("connect", "sweeper"):
+    for function in ("connect", "sweeper", "presence", "events"):
         figures.append(figure(f"context: {function}.zip", "bytes", None, pkg["zip_bytes"][function], None))
 
     if args.only in (None, "handler"):
@@ -97,14 +100,17 @@ def main(argv: Sequence[str]) -> int:
             log(f"stub DynamoDB/EventBridge endpoint on {endpoint}")
             log("verifying both handlers (one JSON line per event, stub counters) ...")
             results["verify"] = verify(pkg, endpoint, stub)
-            log("requests per disconnect, agent tracking off and on ...")
+            log("requests per disconnect, presence off and on ...")
             results["requests"] = requests_per_disconnect(pkg, endpoint, stub)
             log(f"callgrind: 9 fresh processes, 2 at a time (cold start, {args.events} warm events, floors) ...")
             results["instructions"] = instruction_counts(pkg, endpoint, args.events)
             log(f"wall clock: {TIMING_ROUNDS} rounds x {TIMING_REPS} x {TIMING_EVENTS:,} events per handler ...")
             results["wall_clock"] = wall_clock(pkg, endpoint)
             results["import_time_us"] = import_times(pkg, endpoint)
+            log(f"presence on: callgrind cold start and {args.events} warm events, peak RSS ...")
+            results["presence_on"] = presence_on(pkg, endpoint, args.events)
         figures += handler_figures(results)
+        figures += presence_figures(results)
     if args.only in (None, "sweeper"):
         log("sweeper on moto server: 10,000 expired of 50,000 items, naive scan + DeleteItem vs ours ...")
         results["sweeper"] = sweeper(pkg)

@@ -2,11 +2,12 @@
 """Build one zip per function under function/dist from function/src, byte for byte reproducibly.
 
 Each function ships only the modules it can import: the modules every function shares, plus its own
-route's (disconnect.py, connect.py, the sweep/ subpackage: the handlers import each lazily, inside the
-only function that uses it) and what only that route needs (management.py, the @connections client;
-identity.py, who is connecting, with its regular expressions and unicodedata). A
-smaller package is less to download and unpack per cold start, and `$disconnect`'s stays under 16 KiB
-(BENCHMARKS.md).
+route's (disconnect.py, connect.py, the sweep/ subpackage, checker.py, announce.py: the handlers import
+each lazily, inside the only function that uses it) and what only some routes need (events.py, the
+API Gateway event parser; claims.py, where identity comes from; identity.py, who is connecting, with its
+regular expressions and unicodedata; management.py, the @connections client; the presence/ modules
+each function imports). A smaller package is less to download and unpack per cold start, and `$disconnect`'s stays
+under 16 KiB (BENCHMARKS.md).
 
 An archive depends only on the sources' paths and bytes: entries sorted, fixed timestamp
 (1980-01-01), fixed mode 0644, fixed "made by" system, no directory entries, no __pycache__, no extra
@@ -40,12 +41,19 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 DIST = HERE / "dist"
 PACKAGE = "remediation_registry"
-# Modules only one function imports, by function (a name ending in "/" is a subpackage, all of it);
-# every other module goes into every zip.
+# Modules only some functions import, by function (a name ending in "/" is a subpackage, all of it): a
+# module listed here ships only in the zips of the functions that list it; every other module goes into
+# every zip. Presence: `$disconnect` ships only what T2 needs (its zip stays under 16 KiB); `$connect`
+# and the sweeper add the other transitions, the validation of an item and hooks.py; the checker has all
+# of presence/; the announcer only the item's format and its validation.
+_T2 = ("presence/__init__.py", "presence/item.py", "presence/store.py", "presence/track.py")
+_TRANSITIONS = (*_T2, "presence/hooks.py", "presence/transitions.py", "presence/valid.py")
 ONLY = {
-    "connect": ("connect.py", "identity.py"),
-    "disconnect": ("disconnect.py",),
-    "sweeper": ("management.py", "sweep/"),
+    "connect": ("connect.py", "claims.py", "events.py", "identity.py", *_TRANSITIONS),
+    "disconnect": ("disconnect.py", "claims.py", "events.py", *_T2),
+    "events": ("announce.py", "presence/__init__.py", "presence/item.py", "presence/valid.py"),
+    "presence": ("checker.py", "management.py", "presence/"),
+    "sweeper": ("management.py", "sweep/", *_TRANSITIONS),
 }
 FUNCTIONS = tuple(sorted(ONLY))
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -59,9 +67,13 @@ def source_files() -> List[Tuple[str, Path]]:
 
 
 def function_files(files: List[Tuple[str, Path]], function: str) -> List[Tuple[str, Path]]:
-    """The sources of one function's zip: all of them but the modules only another function imports."""
-    others = [f"{PACKAGE}/{module}" for name, modules in ONLY.items() if name != function for module in modules]
-    return [(name, path) for name, path in files if not any(only_in(name, other) for other in others)]
+    """The sources of one function's zip: those it lists in ONLY, and those no function lists."""
+    return [(name, path) for name, path in files if ships_in(name, function)]
+
+
+def ships_in(name: str, function: str) -> bool:
+    listed_by = [f for f, modules in ONLY.items() if any(only_in(name, f"{PACKAGE}/{m}") for m in modules)]
+    return not listed_by or function in listed_by
 
 
 def only_in(name: str, listed: str) -> bool:

@@ -284,6 +284,8 @@ class Gateway:
         step = max(0.05, min(self.idle_timeout, self.max_lifetime) / 10)
         while True:
             await asyncio.sleep(step)
+            if live.closing is not None:  # already closing (DeleteConnection): its close code stands
+                return
             now = time.monotonic()
             if now - live.last_traffic >= self.idle_timeout or now - live.started >= self.max_lifetime:
                 self._close(live, 1001, "Going away")

@@ -207,6 +207,24 @@ def test_a_silent_host_is_noticed_only_by_the_idle_timeout(endpoint: str, api: s
             ws.close()
 
 
+def test_a_limit_reached_during_a_deletes_close_handshake_does_not_change_its_code(
+    endpoint: str, api: str, fn: ScriptedFunction
+) -> None:
+    """DeleteConnection on a silent host: the close handshake waits close_timeout; the lifetime limit
+    passing meanwhile must not turn the $disconnect's 1000 into a 1001."""
+    with running_gateway(endpoint, api, fn, close_timeout=2, max_lifetime=1) as gateway:
+        relay, url = relay_for(gateway.url)
+        ws, cid = open_client(gateway, url)
+        try:
+            relay.silence()
+            management(gateway).delete_connection(ConnectionId=cid)
+            context = gateway.wait_closed(cid).event["requestContext"]
+            assert context["disconnectStatusCode"] == 1000
+        finally:
+            relay.abort()
+            ws.close()
+
+
 def test_a_message_without_a_route_gets_an_error_frame(endpoint: str, name: str, fn: ScriptedFunction) -> None:
     api_id = websocket_api(endpoint, name, {"$connect": name, "heartbeat": "MOCK"})
     with running_gateway(endpoint, api_id, fn) as gateway:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from tests.unit.conftest import aws, environment, logs, no_retry_delay
+from tests.unit.conftest import aws, connections_api, environment, logs, make_stack, no_retry_delay, stack
 
-__all__ = ["aws", "environment", "logs", "no_retry_delay"]
+__all__ = ["aws", "connections_api", "environment", "logs", "make_stack", "no_retry_delay", "stack"]
 
 # Hypothesis keeps caches (unicode tables, source constants) in .hypothesis/ under the working directory;
 # keep them beside these tests instead (gitignored). The example database is off (database=None).

@@ -1,8 +1,9 @@
 """Property test of handlers.disconnect over thousands of generated events (fake DynamoDB, no moto).
 
-The Runtime is the real one (real settings, telemetry, agent logic, publisher) with its DynamoDB and
-EventBridge clients replaced by recording fakes, so an example costs microseconds instead of a moto
-round trip. Agent tracking and the offline bus are on, so the whole path runs for every valid event.
+The Runtime is the real one (real settings, telemetry, presence) with its DynamoDB and SQS clients
+replaced by recording fakes, so an example costs microseconds instead of a moto round trip. Presence is
+on, so the whole path runs for every valid event: an agent's close opens a grace window (T2) and sends
+its grace message.
 
 Two input classes once crashed the handler and keep a property of their own at the end of this
 file: non-decimal unicode digit strings such as "\u00b2" in integer metadata, and integers beyond
@@ -21,9 +22,8 @@ from hypothesis import strategies as st
 from remediation_registry import handlers
 
 from tests.support.events import disconnect_event
-from tests.support.fakes import FakeEventsClient
+from tests.support.fakes import FakeSQSClient
 from tests.support.logs import parse_log_lines
-from tests.support.resources import BUS, INDEX
 
 EXAMPLES = 2000
 OK = {"statusCode": 200, "body": "disconnected"}
@@ -33,13 +33,14 @@ ABSENT = object()
 
 
 class RecordingDynamoDB:
-    """DeleteItem answers ALL_OLD for some keys (an agent item), nothing for others; Query finds nobody."""
+    """DeleteItem answers ALL_OLD for some keys (an agent item), nothing for others; UpdateItem (presence)
+    succeeds: the closed connection was the agent's last, a grace window opens."""
 
     exceptions: Any = None
 
     def __init__(self) -> None:
         self.deleted_keys: List[Dict[str, Any]] = []
-        self.queries = 0
+        self.updates: List[Dict[str, Any]] = []
 
     def delete_item(self, **kwargs: Any) -> Dict[str, Any]:
         self.deleted_keys.append(kwargs["Key"])
@@ -57,9 +58,9 @@ class RecordingDynamoDB:
             }
         }
 
-    def query(self, **kwargs: Any) -> Dict[str, Any]:
-        self.queries += 1
-        return {"Items": []}
+    def update_item(self, **kwargs: Any) -> Dict[str, Any]:
+        self.updates.append(kwargs)
+        return {}
 
     def batch_write_item(self, **kwargs: Any) -> Dict[str, Any]:
         raise AssertionError("the $disconnect handler never batches")
@@ -177,26 +178,27 @@ def expected_status(event: object) -> int:
 
 @pytest.fixture
 def fuzz_runtime(monkeypatch: pytest.MonkeyPatch) -> handlers.Runtime:
-    monkeypatch.setenv("AGENT_INDEX_NAME", INDEX)
-    monkeypatch.setenv("OFFLINE_EVENT_BUS", BUS)
+    monkeypatch.setenv("PRESENCE_TABLE", "remediation-presence")
+    monkeypatch.setenv("PRESENCE_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/remediation-presence")
     monkeypatch.setenv("LOG_CLIENT_ADDRESS", "true")
     return handlers.runtime()
 
 
-def install_fakes(rt: handlers.Runtime) -> tuple[RecordingDynamoDB, FakeEventsClient, io.StringIO]:
+def install_fakes(rt: handlers.Runtime) -> tuple[RecordingDynamoDB, FakeSQSClient, io.StringIO]:
     dynamodb = RecordingDynamoDB()
-    events_client = FakeEventsClient()
+    sqs = FakeSQSClient()
     buffer = io.StringIO()
     rt.store.client = dynamodb
-    assert rt.publisher is not None
-    rt.publisher.client = events_client
+    rt.dynamodb = dynamodb
+    rt.presence = None  # rebuilt on the fake client
+    rt._clients["sqs"] = sqs
     rt.telemetry.stream = buffer
-    return dynamodb, events_client, buffer
+    return dynamodb, sqs, buffer
 
 
 def check_one(rt: handlers.Runtime, event: object) -> int:
     """Run one event through the handler and check every property; return the status code."""
-    dynamodb, events_client, buffer = install_fakes(rt)
+    dynamodb, sqs, buffer = install_fakes(rt)
     before = repr(event)
 
     response = handlers.disconnect(event, None)
@@ -211,13 +213,19 @@ def check_one(rt: handlers.Runtime, event: object) -> int:
         assert valid_connection_id(connection_id)
         [summary] = [line for line in lines if line["message"] in ("connection removed", "connection already gone")]
         assert summary["connectionId"] == connection_id
-        assert len(events_client.calls) == (0 if len(connection_id) % 2 else 1)
+        agent = not len(connection_id) % 2
+        # An agent's close: one presence write (T2 a: the grace window opens) and one grace message.
+        assert len(dynamodb.updates) == len(sqs.sent) == (1 if agent else 0)
+        if agent:
+            assert dynamodb.updates[0]["Key"] == {"agentId": {"S": "agent-" + connection_id[:8]}}
+            assert (sqs.sent[0]["body"]["kind"], sqs.sent[0]["delay"]) == ("grace", 20)
+            assert summary["presence"] == "grace"
     else:
         assert response == {"statusCode": 400, "body": response["body"]}
         assert isinstance(response["body"], str)
         assert dynamodb.deleted_keys == []
-        assert dynamodb.queries == 0
-        assert events_client.calls == []
+        assert dynamodb.updates == []
+        assert sqs.sent == []
         [line] = lines
         assert (line["level"], line["message"]) == ("WARNING", "invalid $disconnect event ignored")
         assert len(line["error"]) < 200

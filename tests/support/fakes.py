@@ -1,4 +1,5 @@
-"""Stand-ins for AWS clients with scripted misbehaviour (partial EventBridge failures, stuck batch items).
+"""Stand-ins for AWS clients with scripted misbehaviour (partial EventBridge failures, stuck batch items,
+SQS sends that fail, DynamoDB writes interleaved with another function's).
 
 Changes when the function calls a new operation on these clients or a new failure mode needs scripting.
 """
@@ -33,6 +34,43 @@ class FakeEventsClient:
 
     def details(self) -> List[Dict[str, Any]]:
         return [json.loads(entry["Detail"]) for call in self.calls for entry in call]
+
+
+class FakeSQSClient:
+    """send_message recorded (body parsed, DelaySeconds); `errors` scripts failures of the next sends."""
+
+    def __init__(self, errors: Sequence[Exception] = ()) -> None:
+        self.errors = list(errors)
+        self.sent: List[Dict[str, Any]] = []
+
+    def send_message(self, **kwargs: Any) -> Dict[str, Any]:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append({"body": json.loads(kwargs["MessageBody"]), "delay": kwargs.get("DelaySeconds")})
+        return {"MessageId": f"message-{len(self.sent)}"}
+
+
+class Interleaved:
+    """A client (moto's) that runs `before(operation, n, kwargs)` just before its n-th call of `operation`
+    ("update_item", "delete_item", ...; n from 1): another function's requests landing between two of
+    this one's. The calls themselves pass through."""
+
+    def __init__(self, client: Any, before: Callable[[str, int, Dict[str, Any]], None]) -> None:
+        self.client = client
+        self.exceptions = client.exceptions
+        self.meta = client.meta
+        self.before = before
+        self.calls: Dict[str, int] = {}
+
+    def __getattr__(self, operation: str) -> Any:
+        method = getattr(self.client, operation)
+
+        def call(**kwargs: Any) -> Any:
+            count = self.calls[operation] = self.calls.get(operation, 0) + 1
+            self.before(operation, count, kwargs)
+            return method(**kwargs)
+
+        return call
 
 
 class WrappedDynamoDB:

@@ -102,26 +102,36 @@ class FakeConnections:
     """Scripted connections for the @connections API of the local gateway (scripts/ws_connections_api.py).
 
     Ids in `gone` answer 410 GoneException exactly as API Gateway does; ids in `throttled` answer
-    429 LimitExceededException; anything else is alive. `calls` counts GetConnection requests per id.
+    429 LimitExceededException; anything else is alive, last active at `last_active[id]` (epoch seconds;
+    now when absent). `calls` / `deletes` count GetConnection / DeleteConnection requests per id.
     """
 
     def __init__(self) -> None:
         self.gone: Set[str] = set()
         self.throttled: Set[str] = set()
+        self.last_active: Dict[str, float] = {}
         self.api: Optional[ConnectionsApi] = None
 
-    @property
-    def calls(self) -> Dict[str, int]:
+    def _count(self, verb: str) -> Dict[str, int]:
         if self.api is None:
             return {}
         with self.api.lock:
-            return {cid: count for (method, cid), count in self.api.calls.items() if method == "GET"}
+            return {cid: count for (method, cid), count in self.api.calls.items() if method == verb}
+
+    @property
+    def calls(self) -> Dict[str, int]:
+        return self._count("GET")
+
+    @property
+    def deletes(self) -> Dict[str, int]:
+        return self._count("DELETE")
 
     def describe(self, connection_id: str) -> Optional[Dict[str, object]]:
         if connection_id in self.gone:
             return None
-        now = iso(time.time())
-        return {"connectedAt": now, "lastActiveAt": now, "identity": {"sourceIp": "192.0.2.10"}}
+        now = time.time()
+        active = iso(self.last_active.get(connection_id, now))
+        return {"connectedAt": iso(now), "lastActiveAt": active, "identity": {"sourceIp": "192.0.2.10"}}
 
     def post(self, connection_id: str, data: bytes) -> bool:
         return connection_id not in self.gone

@@ -1,9 +1,9 @@
-"""Fixtures for the unit tests: a clean environment, moto, the connections table, logs, EventBridge."""
+"""Fixtures for the unit tests: a clean environment, moto, the connections table, logs, presence."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Tuple
 
 import botocore.retries.standard
 import pytest
@@ -12,7 +12,9 @@ from remediation_registry import handlers
 
 from tests.support.environment import AWS_VARIABLES_TO_CLEAR, CONFIG_VARIABLES, FAKE_AWS_ENV
 from tests.support.logs import LogReader
-from tests.support.resources import INDEX, TABLE, EventsSink, Table
+from tests.support.presence import PresenceStack
+from tests.support.resources import TABLE, Table
+from tests.support.servers import FakeConnections, fake_connections_endpoint
 
 
 @pytest.fixture(autouse=True)
@@ -43,18 +45,24 @@ def table(aws: None) -> Table:
 
 
 @pytest.fixture
-def agent_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Table:
-    """The connections table with the agentId index, and AGENT_INDEX_NAME set (agent tracking on)."""
-    monkeypatch.setenv("AGENT_INDEX_NAME", INDEX)
-    return Table(with_index=True)
+def connections_api(no_retry_delay: None) -> Iterator[Tuple[str, FakeConnections]]:
+    """A local @connections endpoint with scripted connections (gone, throttled, last active)."""
+    with fake_connections_endpoint() as served:
+        yield served
 
 
 @pytest.fixture
-def offline_events(agent_table: Table, monkeypatch: pytest.MonkeyPatch) -> EventsSink:
-    """OFFLINE_EVENT_BUS set; every event on the bus with the default source lands in an SQS queue."""
-    sink = EventsSink()
-    monkeypatch.setenv("OFFLINE_EVENT_BUS", sink.bus)
-    return sink
+def make_stack(
+    aws: None, monkeypatch: pytest.MonkeyPatch, connections_api: Tuple[str, FakeConnections]
+) -> Callable[..., PresenceStack]:
+    """Presence on with other settings: make_stack(grace_seconds=0, heartbeat_timeout=75, probe_interval=60)."""
+    return lambda **settings: PresenceStack(monkeypatch, connections_api[0], **settings)
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., PresenceStack]) -> PresenceStack:
+    """Presence on (grace 20 s, heartbeats off): connections and presence tables, queue, agents' bus."""
+    return make_stack()
 
 
 @pytest.fixture

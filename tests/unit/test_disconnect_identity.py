@@ -16,7 +16,8 @@ from remediation_registry import claims, contract, handlers
 from tests.support.events import connect_event, disconnect_event
 from tests.support.faults import SendInterceptor, lose_first_delete_response
 from tests.support.logs import LogReader, emf_metrics
-from tests.support.resources import EventsSink, Table, live_item
+from tests.support.presence import PresenceStack
+from tests.support.resources import Table
 
 OLD = "old-connection="
 AGENT = "agent-0042"
@@ -59,31 +60,39 @@ def test_the_position_key_is_reserved() -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def lost_answer_disconnect(authorizer: Dict[str, Any]) -> Dict[str, Any]:
-    """A `$disconnect` whose first DeleteItem deletes the agent's item and loses the answer."""
-    SendInterceptor(handlers.runtime().dynamodb, lambda operation, attempt: None, lose_first_delete_response)
+def lost_answer_disconnect(stack: PresenceStack, authorizer: Dict[str, Any]) -> Dict[str, Any]:
+    """A `$disconnect` whose first DeleteItem deletes the agent's item and loses the answer (presence on:
+    the agent the fallback names, if any, gets its close: T2)."""
+    rt = stack.runtime()
+    rt.presence = None
+    SendInterceptor(rt.dynamodb, lambda operation, attempt: None, lose_first_delete_response)
     event = disconnect_event(OLD)
     event["requestContext"]["authorizer"] = {"principalId": "user", **authorizer}
     return handlers.disconnect(event)
 
 
-def announced(offline_events: EventsSink) -> Any:
-    return [event["detail"]["agentId"] for event in offline_events.received()]
+def closed_for(stack: PresenceStack) -> bool:
+    """Whether presence learnt of the close: the agent's last connection gone, its grace window open."""
+    state = stack.presence.state(AGENT)
+    return bool(state["connections"] == set() and state["pending"])
 
 
 @pytest.mark.usefixtures("no_retry_delay")
 def test_item4_the_fallback_reads_the_configured_keys(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader, monkeypatch: pytest.MonkeyPatch
+    stack: PresenceStack, logs: LogReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stack.connect(AGENT, OLD)
     monkeypatch.setenv("CONNECT_CLIENT_TYPE_KEY", "role")
     monkeypatch.setenv("CONNECT_AGENT_ID_KEY", "sub")
-    agent_table.put(live_item(OLD, client_type="agent", agent_id=AGENT))
+    handlers.reset()  # a new container reads the keys
 
-    assert lost_answer_disconnect({"role": "agent", "sub": AGENT, "agentId": "not-this-key"})["statusCode"] == 200
+    assert (
+        lost_answer_disconnect(stack, {"role": "agent", "sub": AGENT, "agentId": "not-this-key"})["statusCode"] == 200
+    )
 
-    assert announced(offline_events) == [AGENT]
+    assert closed_for(stack)
     line = logs.one("connection already gone")
-    assert (line["deleteRetried"], line["agentOffline"], line["ClientType"]) == (True, True, "agent")
+    assert (line["deleteRetried"], line["presence"], line["ClientType"]) == (True, "grace", "agent")
 
 
 @pytest.mark.usefixtures("no_retry_delay")
@@ -97,30 +106,31 @@ def test_item4_the_fallback_reads_the_configured_keys(
     ],
 )
 def test_item4_the_fallback_applies_the_contracts_agent_rule(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader, authorizer: Dict[str, Any]
+    stack: PresenceStack, logs: LogReader, authorizer: Dict[str, Any]
 ) -> None:
-    agent_table.put(live_item(OLD, client_type="agent", agent_id=AGENT))
+    stack.connect(AGENT, OLD)
 
-    assert lost_answer_disconnect(authorizer)["statusCode"] == 200
+    assert lost_answer_disconnect(stack, authorizer)["statusCode"] == 200
 
-    assert agent_table.ids() == set()
-    assert announced(offline_events) == []
+    assert stack.connections.ids() == set()
+    assert not closed_for(stack)  # presence learns of it from the connection's next probe (gone)
     line = logs.one("connection already gone")
     assert line["deleteRetried"] is True
-    assert "agentOffline" not in line
+    assert "presence" not in line
 
 
 @pytest.mark.usefixtures("no_retry_delay")
 @pytest.mark.parametrize("source", ["iam", "query_string_insecure"])
 def test_item4_without_an_authorizer_source_its_context_is_not_trusted(
-    offline_events: EventsSink, agent_table: Table, monkeypatch: pytest.MonkeyPatch, source: str
+    stack: PresenceStack, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
+    stack.connect(AGENT, OLD)
     monkeypatch.setenv("CONNECT_IDENTITY_SOURCE", source)
-    agent_table.put(live_item(OLD, client_type="agent", agent_id=AGENT))
+    handlers.reset()
 
-    assert lost_answer_disconnect({"clientType": "agent", "agentId": AGENT})["statusCode"] == 200
+    assert lost_answer_disconnect(stack, {"clientType": "agent", "agentId": AGENT})["statusCode"] == 200
 
-    assert announced(offline_events) == []
+    assert not closed_for(stack)
 
 
 @pytest.mark.parametrize(

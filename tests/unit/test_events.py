@@ -10,6 +10,7 @@ from remediation_registry.events import (
     MAX_CONNECTION_ID_LENGTH,
     MAX_TEXT_LENGTH,
     InvalidEvent,
+    duration_seconds,
     parse_disconnect,
 )
 
@@ -188,3 +189,18 @@ def test_non_decimal_unicode_digit_strings_in_metadata_are_ignored(value: str) -
     parsed = parse_disconnect(with_context(connectedAt=value))
 
     assert parsed.connected_at_ms is None
+
+
+@pytest.mark.parametrize(
+    ("connected_at", "end", "expected"),
+    [
+        (1000, 2500, 1.5),
+        (1000, 1000, 0.0),
+        (1000, 999, None),
+        (None, 5000, None),
+        (1000, None, None),
+        (0, 1234.5678, 1.235),
+    ],
+)
+def test_duration_seconds(connected_at: Optional[int], end: Optional[float], expected: Optional[float]) -> None:
+    assert duration_seconds(connected_at, end) == expected

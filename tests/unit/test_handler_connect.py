@@ -187,8 +187,8 @@ def test_bad_configuration_names_the_variable(
     assert table.items() == {}
 
 
-def test_what_connect_writes_disconnect_reads_as_an_agent(agent_table: Table, logs: LogReader) -> None:
-    """One contract: the item from $connect makes $disconnect announce the agent offline."""
+def test_what_connect_writes_disconnect_reads_as_an_agent(table: Table, logs: LogReader) -> None:
+    """One contract: the item from $connect is what $disconnect reads as an agent's connection."""
     assert (
         handlers.connect(connect_event(authorizer={"clientType": "agent", "agentId": "agent-07"}))["statusCode"] == 200
     )
@@ -200,8 +200,8 @@ def test_what_connect_writes_disconnect_reads_as_an_agent(agent_table: Table, lo
         "connectedAt": CONNECTED_AT,
         "expiresAt": contract.expires_at(CONNECTED_AT, 300),
     }
-    assert removed["agentOffline"] is True
-    assert agent_table.items() == {}
+    assert "presence" not in removed  # presence is off: nothing more than the delete
+    assert table.items() == {}
 
 
 @pytest.mark.parametrize(

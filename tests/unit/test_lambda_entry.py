@@ -28,7 +28,8 @@ except Exception as exc:
     report["error"] = type(exc).__name__
 report["after_first_call"] = gc.isenabled()
 report["frozen_after"] = gc.get_freeze_count()
-report["names"] = [lambda_entry.disconnect.__name__, lambda_entry.sweep.__name__]
+names = ("connect", "disconnect", "sweep", "presence", "announce")
+report["names"] = [getattr(lambda_entry, name).__name__ for name in names]
 print(json.dumps(report))
 """
 
@@ -52,14 +53,15 @@ def test_the_entry_module_collects_again_and_freezes_start_up_objects_after_the_
     assert report["error"] == "ConfigError"  # a broken configuration still says so on the first call
     assert report["after_first_call"] is True
     assert report["frozen_before"] == 0 < report["frozen_after"]
-    assert report["names"] == ["disconnect", "sweep"]
+    assert report["names"] == ["connect", "disconnect", "sweep", "presence", "announce"]
 
 
 def test_the_functions_handler_strings_name_the_entry_module() -> None:
-    lambda_tf = (ROOT / "lambda.tf").read_text()
-    handler_strings = re.findall(r'handler\s+=\s+"([^"]+)"', lambda_tf)
+    """Every function of the module (lambda.tf, connect.tf, presence.tf, events.tf) names an entry point
+    (lambda_entry wraps the handler of the same name; importing it here would switch the collector off)."""
+    module = "".join(path.read_text() for path in sorted(ROOT.glob("*.tf")))
+    handler_strings = re.findall(r'handler\s+=\s+"([^"]+)"', module)
 
-    assert handler_strings == [
-        "remediation_registry.lambda_entry.disconnect",
-        "remediation_registry.lambda_entry.sweep",
-    ]
+    names = ("announce", "connect", "disconnect", "presence", "sweep")
+    assert sorted(handler_strings) == [f"remediation_registry.lambda_entry.{name}" for name in names]
+    assert all(callable(getattr(handlers, string.rsplit(".", 1)[1])) for string in handler_strings)

@@ -1,4 +1,4 @@
-"""store: the item contract read tolerantly, and the DynamoDB calls behind delete / batch / scan / query."""
+"""store: the item contract read tolerantly, and the DynamoDB calls behind delete / batch / scan."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from remediation_registry import handlers
 from remediation_registry.contract import POSITION_KEY
 from remediation_registry.store import (
     Connection,
-    ConnectionStore,
     Deleted,
     _attributes_unparsed,
     keep_attributes_unparsed,
 )
 from remediation_registry.sweep.store import BATCH_ATTEMPTS, BATCH_SIZE, SweepStore
+from remediation_registry.sweep.store import expired as sweep_expired
+from remediation_registry.sweep.store import read as sweep_read
 
-from tests.support.events import now_ms
 from tests.support.fakes import WrappedDynamoDB
 from tests.support.faults import count_calls
-from tests.support.resources import INDEX, MAX_AGE_SECONDS, TABLE, Table, aws_client, item, live_item
+from tests.support.resources import MAX_AGE_SECONDS, TABLE, Table, aws_client, item, live_item
 
 NOW = 1_795_677_000.0  # 2026-11-26T06:30:00Z, in epoch seconds
 
@@ -71,17 +71,17 @@ def test_connection_ignores_numbers_that_are_not_finite(raw: str) -> None:
 def test_connection_accepts_decimal_numbers_and_keeps_identities_whole() -> None:
     """Issue 9 finding 11: ids were cut to 256 characters, then queried and announced under the cut id."""
     long_agent, long_type = "a" * 1000, "t" * 300
-    connection = Connection.from_item(
-        {
-            "connectionId": {"S": "c"},
-            "connectedAt": {"N": "1795677000123.9"},
-            "agentId": {"S": long_agent},
-            "clientType": {"S": long_type},
-        }
-    )
+    item = {
+        "connectionId": {"S": "c"},
+        "connectedAt": {"N": "1795677000123.9"},
+        "agentId": {"S": long_agent},
+        "clientType": {"S": long_type},
+    }
+    connection = Connection.from_item(item)
 
     assert connection.connected_at_ms == 1795677000123
-    assert connection.connected_at_exact == "1795677000123.9"
+    assert connection.connected_at_exact is None  # the sweeper's reads keep the exact text (sweep/store.py)
+    assert sweep_read(item, "expiresAt").connected_at_exact == "1795677000123.9"
     assert (connection.agent_id, connection.client_type) == (long_agent, long_type)
     # Only what goes into logs is bounded.
     logged = connection.to_log()
@@ -90,7 +90,7 @@ def test_connection_accepts_decimal_numbers_and_keeps_identities_whole() -> None
 
 
 def test_integer_connected_at_keeps_no_separate_exact_text() -> None:
-    connection = Connection.from_item({"connectionId": {"S": "c"}, "connectedAt": {"N": "1795677000123"}})
+    connection = sweep_read({"connectionId": {"S": "c"}, "connectedAt": {"N": "1795677000123"}}, "expiresAt")
 
     assert connection == Connection("c", None, None, 1795677000123, None)
 
@@ -149,7 +149,7 @@ def test_expired_by_ttl_or_by_age(connected_at_s: Optional[float], expires_at: O
         None if expires_at is None else int(expires_at),
     )
 
-    assert connection.expired(NOW, MAX_AGE_SECONDS) is expired
+    assert sweep_expired(connection, NOW, MAX_AGE_SECONDS) is expired
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -442,47 +442,3 @@ def test_scan_segment_skips_items_without_a_connection_id() -> None:
 
     assert [connection.connection_id for connection in page.connections] == ["ok"]
     assert (page.next_key, page.scanned) == (None, 3)
-
-
-def test_agent_connections_reads_the_agent_index(agent_table: Table) -> None:
-    agent_table.put(live_item("a1", client_type="agent", agent_id="agent-1"))
-    agent_table.put(live_item("a2", client_type="agent", agent_id="agent-1"))
-    agent_table.put(live_item("b1", client_type="agent", agent_id="agent-2"))
-    agent_table.put(live_item("d1", client_type="dashboard"))
-
-    found = list(store_for(agent_table).agent_connections(INDEX, "agent-1"))
-
-    assert sorted(connection.connection_id for connection in found) == ["a1", "a2"]
-    assert all(connection.connected_at_ms and connection.expires_at for connection in found)
-
-
-def test_agent_connections_follows_pagination() -> None:
-    class PagedQuery:
-        exceptions: Any = None
-
-        def __init__(self) -> None:
-            self.requests: List[Dict[str, Any]] = []
-
-        def query(self, **kwargs: Any) -> Dict[str, Any]:
-            self.requests.append(dict(kwargs))
-            if "ExclusiveStartKey" not in kwargs:
-                return {"Items": [item("a1")], "LastEvaluatedKey": {"connectionId": {"S": "a1"}}}
-            return {"Items": [item("a2", connected_at=now_ms())]}
-
-        def delete_item(self, **kwargs: Any) -> Dict[str, Any]:
-            raise AssertionError
-
-        def batch_write_item(self, **kwargs: Any) -> Dict[str, Any]:
-            raise AssertionError
-
-        def scan(self, **kwargs: Any) -> Dict[str, Any]:
-            raise AssertionError
-
-    client = PagedQuery()
-
-    found = list(ConnectionStore(client, TABLE).agent_connections(INDEX, "agent-1"))
-
-    assert [connection.connection_id for connection in found] == ["a1", "a2"]
-    assert [request.get("ExclusiveStartKey") for request in client.requests] == [None, {"connectionId": {"S": "a1"}}]
-    assert all(request["IndexName"] == INDEX for request in client.requests)
-    assert client.requests[0]["ExpressionAttributeValues"] == {":agent": {"S": "agent-1"}}

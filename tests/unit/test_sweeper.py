@@ -1,4 +1,4 @@
-"""The scheduled sweeper: expired and gone connections removed, budgets, segments, agent offline."""
+"""The scheduled sweeper: expired and gone connections removed, budgets, segments, agent presence (T4)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from remediation_registry.telemetry import Telemetry
 
 from tests.support.events import FakeContext, now_ms, scheduled_event
 from tests.support.fakes import WrappedDynamoDB
+from tests.support.faults import SendInterceptor, fail_first
 from tests.support.logs import LogReader, emf_dimension_names, emf_metrics, parse_log_lines
-from tests.support.resources import MAX_AGE_SECONDS, TABLE, EventsSink, Table, aws_client, item, live_item
+from tests.support.presence import PresenceStack
+from tests.support.resources import MAX_AGE_SECONDS, TABLE, Table, aws_client, item, live_item
 from tests.support.servers import FakeConnections, fake_connections_endpoint
 
 AGENT = "agent-0042"
@@ -350,7 +352,11 @@ def test_prober_reports_transport_errors_by_class_name() -> None:
         def get_connection(self, **kwargs: Any) -> Dict[str, Any]:
             raise EndpointConnectionError(endpoint_url="https://abc123.execute-api.eu-west-1.amazonaws.com")
 
-    assert Prober(Unreachable(), 4).probe_all(["a", "b"]) == [(ERROR, "EndpointConnectionError")] * 2
+        delete_connection = get_connection
+
+    prober = Prober(Unreachable(), 4)
+    assert prober.probe_all(["a", "b"]) == [(ERROR, "EndpointConnectionError")] * 2
+    assert (prober.inspect("a").error, prober.close("a")) == ("EndpointConnectionError", "EndpointConnectionError")
 
 
 def test_prober_keeps_results_in_order_when_probing_concurrently() -> None:
@@ -364,6 +370,8 @@ def test_prober_keeps_results_in_order_when_probing_concurrently() -> None:
                 raise self.exceptions.GoneException({"Error": {"Code": "GoneException"}}, "GetConnection")
             return {}
 
+        delete_connection = get_connection
+
     ids = [str(n) for n in range(40)]
 
     outcomes = Prober(Echo(), 8).probe_all(ids)
@@ -372,125 +380,149 @@ def test_prober_keeps_results_in_order_when_probing_concurrently() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Agents going offline through the sweep
+# Agent presence: connections the sweep removes go through T4
 # ---------------------------------------------------------------------------------------------------
 
+HOURS_AGO_3 = 3 * 3600 * 1000
 
-def offline_details(sink: EventsSink) -> List[Dict[str, Any]]:
-    events = sink.received()
-    assert all(event["detail-type"] == "Remediation Agent Offline" for event in events)
+
+def offline_events(stack: PresenceStack) -> List[Dict[str, Any]]:
+    stack.announce()
+    events = [event for event in stack.published() if event["detail-type"] == "Remediation Agent Offline"]
     assert all(event["source"] == "remediation.websocket" for event in events)
     return [event["detail"] for event in events]
 
 
-def test_agent_whose_only_connection_expired_is_announced_offline(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader
-) -> None:
-    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=AGENT))
-    agent_table.put(live_item("other-agent", client_type="agent", agent_id="agent-0043"))
+def test_agent_whose_only_connection_expired_goes_offline(stack: PresenceStack, logs: LogReader) -> None:
+    connected = now_ms() - HOURS_AGO_3
+    stack.connect(AGENT, "stale", connected_at=connected)
+    stack.connect("agent-0043", "other-agent")
 
     report = run_sweep()
 
-    [detail] = offline_details(offline_events)
+    [detail] = offline_events(stack)
     assert (detail["agentId"], detail["connectionId"], detail["reason"], detail["abnormal"]) == (
         AGENT,
         "stale",
         "expired",
         True,
     )
+    # The last moment the connection can have lived: API Gateway's 2-hour limit.
+    assert (detail["since"], detail["connectedAt"], detail["sequence"]) == (connected + 7_200_000, connected, 2)
     assert detail["disconnectStatusCode"] is None
     assert report["agentsOffline"] == {"expired": 1, "gone": 0}
-    assert report["eventsFailed"] == 0
+    assert report["presenceErrors"] == 0
+    assert stack.presence.state(AGENT)["state"] == "offline"
+    assert stack.presence.state("agent-0043")["connections"] == {"other-agent"}
     warning = logs.one("agent offline")
     assert (warning["level"], warning["agentId"], warning["reason"]) == ("WARNING", AGENT, "expired")
-    assert stale_metrics(logs)["expired"] == {"StaleConnectionsRemoved": 1, "AgentsOffline": 1}
+    assert emf_metrics(warning)["AgentWentOffline"] == (1, "Count", ["Reason"])
+    assert stale_metrics(logs)["expired"] == {"StaleConnectionsRemoved": 1}
 
 
-def test_agent_whose_only_connection_is_gone_is_announced_offline(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader, probe_endpoint: FakeConnections
+def test_agent_whose_only_connection_is_gone_goes_offline(
+    stack: PresenceStack, logs: LogReader, probe_endpoint: FakeConnections
 ) -> None:
-    agent_table.put(live_item("vanished", age_seconds=1800, client_type="agent", agent_id=AGENT))
+    connected = now_ms() - 1_800_000
+    stack.connect(AGENT, "vanished", connected_at=connected)
     probe_endpoint.gone.add("vanished")
 
     report = run_sweep()
 
-    [detail] = offline_details(offline_events)
-    assert (detail["agentId"], detail["reason"], detail["abnormal"]) == (AGENT, "gone", True)
+    [detail] = offline_events(stack)
+    assert (detail["agentId"], detail["reason"], detail["abnormal"], detail["since"]) == (
+        AGENT,
+        "gone",
+        True,
+        connected,
+    )
     assert report["agentsOffline"] == {"expired": 0, "gone": 1}
-    assert stale_metrics(logs)["gone"] == {"StaleConnectionsRemoved": 1, "AgentsOffline": 1}
+    assert stale_metrics(logs)["gone"] == {"StaleConnectionsRemoved": 1}
 
 
-def test_agent_with_two_stale_connections_gets_exactly_one_event(
-    offline_events: EventsSink, agent_table: Table
-) -> None:
-    agent_table.put(expired_by_ttl("stale-1", client_type="agent", agent_id=AGENT))
-    agent_table.put(expired_by_age("stale-2", client_type="agent", agent_id=AGENT))
+def test_agent_with_two_stale_connections_gets_exactly_one_event(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "stale-1", connected_at=now_ms() - HOURS_AGO_3)
+    stack.connect(AGENT, "stale-2", connected_at=now_ms() - HOURS_AGO_3 - 60_000)
 
     report = run_sweep()
 
-    assert ids_of(agent_table) == set()
-    assert [detail["agentId"] for detail in offline_details(offline_events)] == [AGENT]
+    assert ids_of(stack.connections) == set()
+    assert [detail["agentId"] for detail in offline_events(stack)] == [AGENT]
     assert report["agentsOffline"] == {"expired": 1, "gone": 0}
+    assert stack.presence.state(AGENT) == {**stack.presence.state(AGENT), "state": "offline", "connections": set()}
 
 
 def test_agent_with_two_gone_connections_on_different_pages_gets_exactly_one_event(
-    offline_events: EventsSink, agent_table: Table, probe_endpoint: FakeConnections, monkeypatch: pytest.MonkeyPatch
+    stack: PresenceStack, probe_endpoint: FakeConnections, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for n in range(4):
-        agent_table.put(live_item(f"gone-{n}", age_seconds=1800, client_type="agent", agent_id=AGENT))
+        stack.connect(AGENT, f"gone-{n}", connected_at=now_ms() - 1_800_000)
         probe_endpoint.gone.add(f"gone-{n}")
     store = handlers.runtime().store
-    pages_of_one = SmallPages(store.client, store.table_name, page_size=1)
-    monkeypatch.setattr(handlers.runtime(), "store", pages_of_one)
+    monkeypatch.setattr(handlers.runtime(), "store", SmallPages(store.client, store.table_name, page_size=1))
 
     report = run_sweep()
 
     assert report["removedGone"] == 4
-    assert [detail["agentId"] for detail in offline_details(offline_events)] == [AGENT]
+    assert [detail["agentId"] for detail in offline_events(stack)] == [AGENT]
     assert report["agentsOffline"] == {"expired": 0, "gone": 1}
 
 
-def test_agent_with_a_stale_and_a_live_connection_stays_online(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader
-) -> None:
-    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=AGENT))
-    agent_table.put(live_item("live", client_type="agent", agent_id=AGENT))
+def test_agent_with_a_stale_and_a_live_connection_stays_online(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect(AGENT, "stale", connected_at=now_ms() - HOURS_AGO_3)
+    stack.connect(AGENT, "live")
 
     report = run_sweep()
 
-    assert ids_of(agent_table) == {"live"}
-    assert offline_details(offline_events) == []
+    assert ids_of(stack.connections) == {"live"}
+    assert offline_events(stack) == []
     assert report["agentsOffline"] == {"expired": 0, "gone": 0}
     assert logs.with_message("agent offline") == []
+    assert (stack.presence.state(AGENT)["state"], stack.presence.state(AGENT)["connections"]) == ("online", {"live"})
 
 
-def test_agent_with_a_long_id_and_a_live_connection_stays_online(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader
-) -> None:
-    """Issue 9 finding 11: the id was cut to 256 characters, the index found nothing under it: false offline."""
-    long_id = "agent-" + "x" * 400
-    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=long_id))
-    agent_table.put(live_item("live", client_type="agent", agent_id=long_id))
-
-    report = run_sweep()
-
-    assert ids_of(agent_table) == {"live"}
-    assert offline_details(offline_events) == []
-    assert report["agentsOffline"] == {"expired": 0, "gone": 0}
-    [removed] = logs.with_message("stale connection removed")
-    assert removed["agentId"] == long_id[:256] + "..."  # logs are bounded; the identity is not
-
-
-def test_agent_with_a_long_id_is_announced_offline_under_its_whole_id(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader
-) -> None:
-    long_id = "agent-" + "y" * 400
-    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=long_id))
+def test_agent_with_a_long_id_keeps_its_whole_id_in_presence_and_events(stack: PresenceStack, logs: LogReader) -> None:
+    """Issue 9 finding 11: identities are used whole (the id was once cut to 256 characters, giving a false
+    offline)."""
+    long_id = "agent-" + "y" * 250
+    stack.connect(long_id, "stale", connected_at=now_ms() - HOURS_AGO_3)
+    stack.connect(long_id, "live")
 
     run_sweep()
 
-    assert [detail["agentId"] for detail in offline_details(offline_events)] == [long_id]
-    assert logs.one("agent offline")["agentId"] == long_id[:256] + "..."
+    assert stack.presence.state(long_id)["connections"] == {"live"}
+    assert logs.one("stale connection removed")["agentId"] == long_id
+    stack.disconnect("live")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+    assert [detail["agentId"] for detail in offline_events(stack)] == [long_id]
+
+
+def test_agent_unknown_to_presence_is_removed_without_a_presence_item(stack: PresenceStack) -> None:
+    """Connected before presence was enabled: the registry is cleaned, presence is not invented."""
+    stack.connections.put(expired_by_ttl("legacy", client_type="agent", agent_id=AGENT))
+
+    report = run_sweep()
+
+    assert ids_of(stack.connections) == set()
+    assert report["agentsOffline"] == {"expired": 0, "gone": 0}
+    assert stack.presence.get(AGENT) is None
+
+
+def test_a_presence_failure_is_logged_and_the_sweep_completes(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect(AGENT, "stale", connected_at=now_ms() - HOURS_AGO_3)
+    SendInterceptor(handlers.runtime().dynamodb, fail_first("UpdateItem", 99, 500, "InternalServerError", "down"))
+
+    report = run_sweep()
+
+    assert report["removedExpired"] == 1
+    assert report["complete"] is True
+    assert report["presenceErrors"] == 1
+    line = logs.one("agent presence not recorded")
+    assert (line["level"], line["agentId"], line["errorCode"]) == ("ERROR", AGENT, "InternalServerError")
+    assert emf_metrics(line)["PresenceErrors"] == (1, "Count", [])
+    # Presence still lists the connection: its probe chain (or the reconciler) makes the agent offline.
+    assert stack.presence.state(AGENT)["connections"] == {"stale"}
 
 
 def test_gone_item_with_a_fractional_connected_at_is_removed(
@@ -505,21 +537,6 @@ def test_gone_item_with_a_fractional_connected_at_is_removed(
 
     assert (report["removedGone"], report["alreadyRemoved"]) == (1, 0)
     assert ids_of(table) == set()
-
-
-def test_index_failure_during_the_sweep_is_logged_and_the_sweep_completes(
-    offline_events: EventsSink, agent_table: Table, logs: LogReader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AGENT_INDEX_NAME", "no-such-index")
-    agent_table.put(expired_by_ttl("stale", client_type="agent", agent_id=AGENT))
-
-    report = run_sweep()
-
-    assert report["removedExpired"] == 1
-    assert report["complete"] is True
-    assert offline_details(offline_events) == []
-    line = logs.one("agent status check failed")
-    assert (line["level"], line["agentId"]) == ("ERROR", AGENT)
 
 
 # ---------------------------------------------------------------------------------------------------

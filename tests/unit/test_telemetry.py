@@ -102,7 +102,7 @@ def test_metric_lines_are_emf_documents_with_values_at_the_root() -> None:
             MetricGroup(
                 {"ClientType": "agent"}, [("Disconnects", "Count", 1.0), ("ConnectionDurationSeconds", "Seconds", 12.5)]
             ),
-            MetricGroup({"Reason": "disconnect"}, [("AgentsOffline", "Count", 1.0)]),
+            MetricGroup({"Reason": "client_closed"}, [("AgentWentOffline", "Count", 1.0)]),
         ],
     )
 
@@ -111,11 +111,11 @@ def test_metric_lines_are_emf_documents_with_values_at_the_root() -> None:
     assert "timestamp" not in line
     assert line["connectionId"] == "abc="
     assert line["ClientType"] == "agent"
-    assert line["Reason"] == "disconnect"
+    assert line["Reason"] == "client_closed"
     assert emf_metrics(line) == {
         "Disconnects": (1.0, "Count", ["ClientType"]),
         "ConnectionDurationSeconds": (12.5, "Seconds", ["ClientType"]),
-        "AgentsOffline": (1.0, "Count", ["Reason"]),
+        "AgentWentOffline": (1.0, "Count", ["Reason"]),
     }
 
 
@@ -164,7 +164,7 @@ def test_metric_lines_are_byte_for_byte_the_encoded_document() -> None:
         MetricGroup(
             {"ClientType": "agent"}, [("Disconnects", "Count", 1.0), ("ConnectionDurationSeconds", "Seconds", 2.5)]
         ),
-        MetricGroup({"Reason": "disconnect"}, [("AgentsOffline", "Count", 1)]),
+        MetricGroup({"Reason": "client_closed"}, [("AgentWentOffline", "Count", 1)]),
     ]
     fields = {"connectionId": "c=", "item": {"agentId": "caf\u00e9"}, "ClientType": "replaced", "_aws": "replaced"}
 
@@ -176,7 +176,7 @@ def test_metric_lines_are_byte_for_byte_the_encoded_document() -> None:
     assert second == encoded(json.loads(second))
     document = json.loads(first)
     assert list(document)[-1] == "_aws"
-    assert (document["ClientType"], document["Reason"], document["function"]) == ("agent", "disconnect", "fn")
+    assert (document["ClientType"], document["Reason"], document["function"]) == ("agent", "client_closed", "fn")
 
 
 def test_directives_differ_by_namespace_unit_and_dimension_names() -> None:

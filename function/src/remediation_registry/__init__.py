@@ -1,4 +1,4 @@
-"""Remediation WebSocket `$disconnect` handler, optional `$connect` writer, stale-connection sweeper.
+"""Remediation WebSocket connection registry: `$disconnect`, `$connect` writer, sweeper, agent presence.
 
 stdlib + botocore only.
 
@@ -7,6 +7,8 @@ cheaper cold start, see its docstring):
   remediation_registry.lambda_entry.connect      API Gateway WebSocket `$connect` route (optional writer)
   remediation_registry.lambda_entry.disconnect   API Gateway WebSocket `$disconnect` route
   remediation_registry.lambda_entry.sweep        EventBridge schedule: abnormal-termination cleanup
+  remediation_registry.lambda_entry.presence     presence checker: SQS grace/probe messages, reconciler tick
+  remediation_registry.lambda_entry.announce     presence table stream -> agent online/offline events
 """
 
 __version__ = "1.0.0"

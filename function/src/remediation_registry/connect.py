@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 OK = {"statusCode": 200, "body": "connected"}
 BAD_REQUEST = {"statusCode": 400, "body": "invalid $connect event"}
 FORBIDDEN = {"statusCode": 403, "body": "connection refused: no usable identity"}
+UNAVAILABLE = {"statusCode": 500, "body": "connection refused: agent presence not recorded, try again"}
 
 
 class PutItemClient(Protocol):
@@ -148,6 +149,17 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
         fields.update(result="error", error=str(exc)[:512], errorCode=code)
         telemetry.log("ERROR", "connection not registered", fields, [MetricGroup({}, [("ConnectErrors", "Count", 1)])])
         raise
+    if agent_id is not None and settings.presence is not None:
+        # Presence only: the connection's first liveness probe, then the agent online (T1); either failing
+        # refuses the handshake (500; the item is left to the sweeper, as for any failed $connect).
+        from .presence import hooks  # noqa: PLC0415
+
+        outcome = hooks.connected(
+            rt, agent_id, parsed.connection_id, parsed.connected_at_ms, parsed.api_id, parsed.stage
+        )
+        if outcome is None:
+            return dict(UNAVAILABLE)
+        fields["presence"] = outcome
     fields.update(result="registered", expiresAt=contract.expires_at(parsed.connected_at_ms, settings.grace_seconds))
     telemetry.log(
         "INFO",

@@ -1,4 +1,4 @@
-"""`$disconnect`: remove the connection from the registry; announce an agent whose last connection it was.
+"""`$disconnect`: remove the connection from the registry; with presence, the agent's connection closes.
 
 The route's whole logic, for handlers.disconnect: only the `$disconnect` function's zip ships it.
 """
@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract
-from .events import DisconnectEvent, InvalidEvent, duration_seconds, parse_disconnect
-from .store import Connection, for_log
+from .events import InvalidEvent, duration_seconds, parse_disconnect
+from .store import Connection
 from .telemetry import MetricGroup
 
 if TYPE_CHECKING:
-    from .agents import OfflineNotice
     from .runtime import Runtime
 
 OK = {"statusCode": 200, "body": "disconnected"}
@@ -89,63 +88,12 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
         values.append(("ConnectionDurationSeconds", "Seconds", duration))
     metrics.append(MetricGroup({"ClientType": client_label}, values))
 
-    notice = _agent_offline(rt, old, parsed, duration, fields) if old is not None else None
-    if notice is not None:
-        metrics.append(MetricGroup({"Reason": "disconnect"}, [("AgentsOffline", "Count", 1.0)]))
+    if rt.settings.presence is not None and old is not None and old.is_agent and old.agent_id:
+        # Presence only (compiled and run only then): T2, and the grace message if a window opens.
+        from .presence import track  # noqa: PLC0415
+
+        fields["presence"] = track.closed(rt, old.agent_id, parsed, duration)
 
     message = "connection removed" if deleted.previous is not None else "connection already gone"
     telemetry.log("INFO", message, fields, metrics)
     return dict(OK)
-
-
-def _agent_offline(
-    rt: Runtime, old: Connection, parsed: DisconnectEvent, duration: Optional[float], fields: Dict[str, Any]
-) -> Optional[OfflineNotice]:
-    """If this was the agent's last live connection, announce it; failures never fail the disconnect."""
-    settings = rt.settings
-    if not settings.agent_index or not old.is_agent or old.agent_id is None:
-        return None
-    from .agents import OfflineNotice, has_live_connection  # noqa: PLC0415 - agent tracking only (see runtime.Runtime)
-
-    max_age = contract.MAX_CONNECTION_SECONDS + settings.grace_seconds
-    try:
-        if has_live_connection(
-            rt.store, settings.agent_index, old.agent_id, {parsed.connection_id}, time.time(), max_age
-        ):
-            fields["agentOffline"] = False
-            return None
-    except (ClientError, BotoCoreError) as exc:
-        fields["agentOffline"] = None
-        fields["agentStatusError"] = type(exc).__name__
-        return None
-    fields["agentOffline"] = True
-    rt.telemetry.log(
-        "WARNING",
-        "agent offline",
-        {
-            "agentId": for_log(old.agent_id),
-            "connectionId": parsed.connection_id,
-            "reason": "disconnect",
-            "disconnectStatusCode": parsed.status_code,
-            "disconnectReason": parsed.reason,
-            "durationSeconds": duration,
-            "abnormal": parsed.abnormal,
-        },
-    )
-    notice = OfflineNotice(
-        agent_id=old.agent_id,
-        connection_id=parsed.connection_id,
-        reason="disconnect",
-        status_code=parsed.status_code,
-        connected_at_ms=parsed.connected_at_ms if parsed.connected_at_ms is not None else old.connected_at_ms,
-        duration_seconds=duration,
-        abnormal=parsed.abnormal,
-        api_id=parsed.api_id,
-        stage=parsed.stage,
-    )
-    if rt.publisher is not None:
-        failed, error = rt.publisher.deliver([notice])
-        if error:
-            fields["offlineEventError"] = error
-        fields["offlineEventSent"] = not failed
-    return notice

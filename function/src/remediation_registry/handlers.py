@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     Route = Callable[[Runtime, Any, Optional[str]], Dict[str, Any]]  # a route module's handle()
 
-__all__ = ["Runtime", "connect", "disconnect", "reset", "runtime", "sweep"]
+__all__ = ["Runtime", "announce", "connect", "disconnect", "presence", "reset", "runtime", "sweep"]
 # The per-connection routes' handle(), bound on their first call: an import statement costs ~1 µs at
 # every call even when the module is loaded (0.1 % of a warm `$disconnect`).
 _disconnect: Optional[Route] = None
@@ -53,3 +53,17 @@ def connect(event: Any, context: Any = None) -> Dict[str, Any]:
 
         _connect = handle
     return _connect(runtime(), event, _request_id(context))
+
+
+def presence(event: Any, context: Any = None) -> Dict[str, Any]:
+    """The presence checker: an SQS batch of grace and probe messages, or the reconciler's scheduled tick."""
+    from .checker import handle  # noqa: PLC0415 - only the presence checker ships and runs it
+
+    return handle(runtime(), event, context, _request_id(context))
+
+
+def announce(event: Any, context: Any = None) -> Dict[str, Any]:
+    """The announcer: a batch of the presence table's stream records -> agent online/offline events."""
+    from .announce import handle  # noqa: PLC0415 - only the announcer ships and runs it
+
+    return handle(runtime(), event, _request_id(context))

@@ -76,3 +76,5 @@ def _sweeper_start() -> object:
 connect = _entry(handlers.connect)
 disconnect = _entry(handlers.disconnect)
 sweep = _entry(handlers.sweep, _sweeper_start)
+presence = _entry(handlers.presence)
+announce = _entry(handlers.announce)

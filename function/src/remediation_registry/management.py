@@ -1,14 +1,16 @@
 """The API's @connections endpoint (API Gateway Management API): is a connection still open?
 
-The sweeper probes connections with GetConnection; the @connections client lives here, beside no route,
-because other functions (a presence checker) call the same endpoint. Only zips that list this module
-in function/build.py's ONLY ship it; the `$disconnect` function never imports it.
+The sweeper probes connections with GetConnection; the presence checker also reads when a connection
+was last active (LastActiveAt) and closes silent ones (DeleteConnection). The client lives here, beside
+no route; only zips that list this module in function/build.py's ONLY ship it (the sweeper's and the
+checker's); the `$disconnect` function never imports it.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Tuple, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Protocol, Tuple, cast
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +32,16 @@ class ManagementClient(Protocol):
 
     def get_connection(self, **kwargs: Any) -> Dict[str, Any]: ...
 
+    def delete_connection(self, **kwargs: Any) -> Dict[str, Any]: ...
+
+
+class Inspection(NamedTuple):
+    """GetConnection's answer: ALIVE (with LastActiveAt in epoch ms when given), GONE or ERROR (with why)."""
+
+    status: str
+    error: Optional[str] = None
+    last_active_ms: Optional[int] = None
+
 
 class Prober:
     """GetConnection on the API's @connections endpoint, a few at a time."""
@@ -50,6 +62,31 @@ class Prober:
         except BotoCoreError as exc:
             return ERROR, type(exc).__name__
 
+    def inspect(self, connection_id: str) -> Inspection:
+        """One GetConnection, keeping when API Gateway last saw the connection active."""
+        try:
+            answer = self.client.get_connection(ConnectionId=connection_id)
+        except self.client.exceptions.GoneException:
+            return Inspection(GONE)
+        except ClientError as exc:
+            return Inspection(ERROR, str(exc.response.get("Error", {}).get("Code") or "ClientError"))
+        except BotoCoreError as exc:
+            return Inspection(ERROR, type(exc).__name__)
+        last = answer.get("LastActiveAt")
+        return Inspection(ALIVE, None, int(last.timestamp() * 1000) if isinstance(last, datetime) else None)
+
+    def close(self, connection_id: str) -> Optional[str]:
+        """DeleteConnection (API Gateway then sends `$disconnect`, code 1000); None when closed or already gone."""
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except self.client.exceptions.GoneException:
+            return None
+        except ClientError as exc:
+            return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+        except BotoCoreError as exc:
+            return type(exc).__name__
+        return None
+
     def probe_all(self, connection_ids: List[str]) -> List[Tuple[str, Optional[str]]]:
         if len(connection_ids) <= 1 or self.concurrency == 1:
             return [self.probe(cid) for cid in connection_ids]
@@ -58,6 +95,6 @@ class Prober:
 
 
 def new_prober(session: Session, endpoint: str, concurrency: int) -> Prober:
-    """The Prober of Runtime.prober, on its own API Gateway Management API client."""
+    """A Prober (Runtime.management) on its own API Gateway Management API client."""
     client = session.create_client("apigatewaymanagementapi", endpoint_url=endpoint, config=PROBE_CONFIG)
     return Prober(cast(ManagementClient, client), concurrency)

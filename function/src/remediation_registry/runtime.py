@@ -1,13 +1,15 @@
 """The per-container runtime every route shares: settings and clients, built once on the first invocation.
 
 Importing this module touches no network and reads no environment: a broken configuration surfaces
-as a clear error on the first invocation, naming the variable.
+as a clear error on the first invocation, naming the variable. Only the DynamoDB client is built with
+the Runtime; the SQS, EventBridge and @connections clients are built on first use, so a function
+creates only those it calls (`$disconnect` with presence off: none of them).
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, Optional, cast
 
 from botocore.config import Config
 from botocore.session import get_session
@@ -17,8 +19,8 @@ from .store import ConnectionStore, DynamoDBClient, keep_attributes_unparsed
 from .telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from .agents import OfflinePublisher
     from .management import Prober
+    from .presence.track import Presence
 
 # One attempt is bounded by connect + read timeouts; "standard" retries add jittered backoff and stop
 # early when the client-side retry quota is drained. total_max_attempts counts the first attempt
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 DYNAMODB_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"}, parameter_validation=False
 )
-EVENTS_CONFIG = DYNAMODB_CONFIG  # the same bounds; botocore never modifies a Config it is given
+# SQS and EventBridge: the same bounds; botocore never modifies a Config it is given.
+EVENTS_CONFIG = DYNAMODB_CONFIG
 
 
 class Runtime:
@@ -44,25 +47,27 @@ class Runtime:
         self.telemetry = Telemetry(
             settings.metrics_namespace, settings.log_level, function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
         )
-        self.publisher: Optional[OfflinePublisher] = None
-        if settings.agent_index and settings.event_bus:
-            # Agent tracking only: the default $disconnect path never compiles agents.py.
-            from .agents import EventsClient, OfflinePublisher  # noqa: PLC0415
-
-            events = session.create_client("events", config=EVENTS_CONFIG)
-            self.publisher = OfflinePublisher(cast(EventsClient, events), settings.event_bus, settings.event_source)
+        self.presence: Optional[Presence] = None  # presence/track.py builds it on first use
         self._session = session
-        self._prober: Optional[Prober] = None
+        self._clients: Dict[str, Any] = {}
+        self._probers: Dict[str, Prober] = {}
 
-    @property
-    def prober(self) -> Optional[Prober]:
-        if self.settings.probe_endpoint and self._prober is None:
-            # Imported here: the @connections client (concurrent.futures, ...) stays off the cold-start
-            # path of the $disconnect handler, which never probes.
+    def client(self, service: str) -> Any:
+        """The "sqs" or "events" client, created on this container's first call that needs it."""
+        found = self._clients.get(service)
+        if found is None:
+            found = self._clients[service] = self._session.create_client(service, config=EVENTS_CONFIG)
+        return found
+
+    def management(self, endpoint: str, concurrency: int = 1) -> Prober:
+        """The @connections client (management.py) of `endpoint`, created on first use."""
+        found = self._probers.get(endpoint)
+        if found is None:
+            # Imported here: the @connections client stays off the cold-start path of `$disconnect`.
             from .management import new_prober  # noqa: PLC0415
 
-            self._prober = new_prober(self._session, self.settings.probe_endpoint, self.settings.probe_concurrency)
-        return self._prober
+            found = self._probers[endpoint] = new_prober(self._session, endpoint, concurrency)
+        return found
 
 
 _runtime: Optional[Runtime] = None

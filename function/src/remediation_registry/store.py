@@ -5,7 +5,7 @@ The item contract (attribute names, units, expiry, what counts as an agent) live
 
 import json
 import time
-from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple, Optional, Protocol
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Protocol
 
 from .contract import AGENT_ID, CLIENT_TYPE, CLIENT_TYPES, CONNECTED_AT, CONNECTION_ID, is_agent_connection
 
@@ -18,8 +18,6 @@ class DynamoDBClient(Protocol):
     def batch_write_item(self, **kwargs: Any) -> Dict[str, Any]: ...
 
     def scan(self, **kwargs: Any) -> Dict[str, Any]: ...
-
-    def query(self, **kwargs: Any) -> Dict[str, Any]: ...
 
 
 LOG_TEXT_LENGTH = 256  # strings are bounded in logs only: identities are used exactly as stored
@@ -42,15 +40,6 @@ def _string(item: Mapping[str, Any], name: str) -> Optional[str]:
     return None
 
 
-def _exact_number(item: Mapping[str, Any], name: str, parsed: Optional[int]) -> Optional[str]:
-    """The number's text as stored when the integer read from it is not the same value ("1.5", 20+ digits)."""
-    value = item.get(name)
-    if parsed is None or not isinstance(value, dict) or not isinstance(value.get("N"), str):
-        return None
-    text = str(value["N"])
-    return None if text == str(parsed) else text
-
-
 def for_log(value: Optional[str]) -> Optional[str]:
     """A stored string as logs show it: at most LOG_TEXT_LENGTH characters (the item keeps it whole)."""
     if value is None or len(value) <= LOG_TEXT_LENGTH:
@@ -67,19 +56,18 @@ class Connection(NamedTuple):
     connected_at_ms: Optional[int]
     expires_at: Optional[int]
     # connectedAt exactly as stored when connected_at_ms is not that value (a fraction, 17+ digits):
-    # conditions compare with the stored number, not with the integer read from it.
+    # conditions compare with the stored number, not with the integer read from it. Set by the sweeper's
+    # reads only (sweep/store.py), the one reader that writes conditionally on it.
     connected_at_exact: Optional[str] = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], ttl_attribute: str = "expiresAt") -> "Connection":
-        connected_at = _number(item, CONNECTED_AT)
         return cls(
             connection_id=_string(item, CONNECTION_ID) or "",
             client_type=_string(item, CLIENT_TYPE),
             agent_id=_string(item, AGENT_ID),
-            connected_at_ms=connected_at,
+            connected_at_ms=_number(item, CONNECTED_AT),
             expires_at=_number(item, ttl_attribute),
-            connected_at_exact=_exact_number(item, CONNECTED_AT, connected_at),
         )
 
     @property
@@ -93,16 +81,6 @@ class Connection(NamedTuple):
     def is_agent(self) -> bool:
         """The contract's one rule (contract.is_agent_connection), for both sides of agent status."""
         return is_agent_connection(self.client_type, self.agent_id)
-
-    def expired(self, now: float, max_age_seconds: int) -> bool:
-        """Past its TTL, or older than API Gateway's connection limit plus grace.
-
-        DynamoDB deletes TTL-expired items only within days and still returns them in reads, so
-        callers must treat an expired item as gone.
-        """
-        if self.expires_at is not None and self.expires_at <= now:
-            return True
-        return self.connected_at_ms is not None and self.connected_at_ms / 1000.0 + max_age_seconds <= now
 
     def to_log(self) -> Dict[str, Any]:
         """The item's contract attributes for logs (never the whole item: writers may add secrets)."""
@@ -179,21 +157,3 @@ class ConnectionStore:
         if not attributes:
             return Deleted(None, retried)
         return Deleted(Connection.from_item(attributes, self.ttl_attribute), retried)
-
-    def agent_connections(self, index_name: str, agent_id: str) -> Iterator[Connection]:
-        """The agent's items according to the agentId index (eventually consistent, may lag writes)."""
-        kwargs: Dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index_name,
-            "KeyConditionExpression": "#agent = :agent",
-            "ExpressionAttributeNames": {"#agent": AGENT_ID},
-            "ExpressionAttributeValues": {":agent": {"S": agent_id}},
-        }
-        while True:
-            response = self.client.query(**kwargs)
-            for item in response.get("Items", []):
-                yield Connection.from_item(item, self.ttl_attribute)
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            kwargs["ExclusiveStartKey"] = last_key

@@ -18,8 +18,8 @@ class SweepReport:
         self.probe_errors = 0
         self.raced = 0
         self.unprocessed = 0
-        self.agents_offline: Dict[str, int] = {"expired": 0, "gone": 0}
-        self.events_failed = 0
+        self.agents_offline: Dict[str, int] = {"expired": 0, "gone": 0}  # presence transitions made
+        self.presence_errors = 0
         self.complete = False  # this run finished a pass
         self.active: Dict[str, int] = {}  # live connections this run saw
         self.stopped_by: Optional[str] = None
@@ -36,7 +36,7 @@ class SweepReport:
             "alreadyRemoved": self.raced,
             "unprocessed": self.unprocessed,
             "agentsOffline": dict(self.agents_offline),
-            "eventsFailed": self.events_failed,
+            "presenceErrors": self.presence_errors,
             "complete": self.complete,
             "pass": dict(self.pass_progress),
             "position": self.position,
@@ -49,7 +49,6 @@ def emit(
     telemetry: Telemetry,
     report: SweepReport,
     probing: bool,
-    agent_tracking: bool,
     pass_active: Optional[Dict[str, int]],
 ) -> None:
     """Log the run's summary and its metrics; ActiveConnections only for a pass completed and saved."""
@@ -63,8 +62,6 @@ def emit(
     reasons = ("expired", "gone") if probing else ("expired",)
     for reason in reasons:
         metrics = [("StaleConnectionsRemoved", "Count", float(getattr(report, reason)))]
-        if agent_tracking:
-            metrics.append(("AgentsOffline", "Count", float(report.agents_offline[reason])))
         telemetry.log("DEBUG", "sweep metrics", {"reason": reason}, [MetricGroup({"Reason": reason}, metrics)])
     if pass_active is not None:
         # Only a complete pass knows the totals (live items seen over the pass); a part would mislead.

@@ -5,25 +5,29 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..agents import OfflineNotice, OfflinePublisher, has_live_connection
 from ..config import Settings
 from ..contract import MAX_CONNECTION_SECONDS
 from ..management import ERROR, GONE, Prober
 from ..store import Connection, ConnectionStore, for_log
-from ..telemetry import Telemetry
+from ..telemetry import MetricGroup, Telemetry
 from .position import PassState, PositionClient, PositionStore
 from .report import SweepReport, emit
 from .store import PAGE_SIZE, Page, SweepStore
+from .store import expired as is_expired
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
 MIN_RESERVE_MS = 3000
 MAX_SCAN_THREADS = 16  # segments scanned at once in one run
+
+# With presence: (an agent connection the run removed, why, now in epoch seconds) -> the presence
+# outcome ("offline" when it was the agent's last: T4). Raises the store's errors.
+Tracker = Callable[[Connection, str, float], str]
 
 
 class Sweeper:
@@ -33,7 +37,7 @@ class Sweeper:
         settings: Settings,
         telemetry: Telemetry,
         prober: Optional[Prober] = None,
-        publisher: Optional[OfflinePublisher] = None,
+        presence: Optional[Tracker] = None,
     ) -> None:
         if not isinstance(store, SweepStore):
             store = SweepStore(store.client, store.table_name, store.ttl_attribute, store.sleep)
@@ -41,7 +45,7 @@ class Sweeper:
         self.settings = settings
         self.telemetry = telemetry
         self.prober = prober
-        self.publisher = publisher
+        self.presence = presence
         self.max_age = MAX_CONNECTION_SECONDS + settings.grace_seconds
 
     def run(self, now: float, remaining_ms: Callable[[], int]) -> SweepReport:
@@ -84,7 +88,7 @@ class Sweeper:
             report.position = "not saved"
             self.telemetry.log("ERROR", "scan position not saved", {"error": type(exc).__name__})
         pass_active = finished.active if report.complete and saved else None
-        emit(self.telemetry, report, self.prober is not None, bool(self.settings.agent_index), pass_active)
+        emit(self.telemetry, report, self.prober is not None, pass_active)
         return report
 
     def _classify(
@@ -96,7 +100,7 @@ class Sweeper:
         live: List[Connection] = []
         min_age = self.settings.probe_min_age_seconds
         for connection in page:
-            if connection.expired(now, self.max_age):
+            if is_expired(connection, now, self.max_age):
                 expired.append(connection)
             elif self.prober is not None and (
                 connection.connected_at_ms is None or now - connection.connected_at_ms / 1000.0 >= min_age
@@ -157,65 +161,30 @@ class Sweeper:
             self.telemetry.log("WARNING", "connection probes failed; items kept", {"errors": errors})
         return removed
 
-    def _announce(
-        self,
-        removed: List[Tuple[Connection, str]],
-        removed_ids: Set[str],
-        announced: Set[str],
-        now: float,
-        report: SweepReport,
-    ) -> None:
-        """Offline notices for agents whose last connection this run removed (once per agent)."""
-        index = self.settings.agent_index
-        if not index or not removed:
+    def _track(self, removed: List[Tuple[Connection, str]], now: float, report: SweepReport) -> None:
+        """Presence T4 for the agent connections this run removed; a failure is logged, the sweep goes on
+        (the connection's probe chain or the reconciler repairs presence)."""
+        if self.presence is None:
             return
-        notices: List[OfflineNotice] = []
         for connection, reason in removed:
-            agent_id = connection.agent_id
-            if not connection.is_agent or agent_id is None or agent_id in announced:
+            if not connection.is_agent or connection.agent_id is None:
                 continue
             try:
-                if has_live_connection(self.store, index, agent_id, removed_ids, now, self.max_age):
-                    continue
+                outcome = self.presence(connection, reason, now)
             except (ClientError, BotoCoreError) as exc:
-                self.telemetry.log(
-                    "ERROR", "agent status check failed", {"agentId": for_log(agent_id), "error": type(exc).__name__}
-                )
-                continue
-            announced.add(agent_id)
-            report.agents_offline[reason] += 1
-            notices.append(
-                OfflineNotice(
-                    agent_id=agent_id,
-                    connection_id=connection.connection_id,
-                    reason=reason,
-                    status_code=None,
-                    connected_at_ms=connection.connected_at_ms,
-                    duration_seconds=None,
-                    abnormal=True,
-                    api_id=None,
-                    stage=None,
-                )
-            )
-            self.telemetry.log(
-                "WARNING",
-                "agent offline",
-                {
-                    "agentId": for_log(agent_id),
+                report.presence_errors += 1
+                code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+                fields = {
+                    "agentId": for_log(connection.agent_id),
                     "connectionId": for_log(connection.connection_id),
-                    "reason": reason,
-                    "abnormal": True,
-                },
-            )
-        if notices and self.publisher is not None:
-            failed, error = self.publisher.deliver(notices)
-            if error:
-                self.telemetry.log("ERROR", "offline events not sent", {"error": error})
-            if failed:
-                report.events_failed += len(failed)
-                self.telemetry.log(
-                    "ERROR", "offline events not delivered", {"agentIds": [for_log(agent) for agent in failed[:50]]}
-                )
+                    "step": reason,
+                    "errorCode": code or type(exc).__name__,
+                }
+                metric = MetricGroup({}, [("PresenceErrors", "Count", 1)])
+                self.telemetry.log("ERROR", "agent presence not recorded", fields, [metric])
+                continue
+            if outcome == "offline":
+                report.agents_offline[reason] += 1
 
 
 class _Scan:
@@ -234,8 +203,6 @@ class _Scan:
         self.lock = threading.Lock()
         self.queue = state.pending()
         self.spare = 0
-        self.removed_ids: Set[str] = set()
-        self.announced: Set[str] = set()
 
     def take(self, page: Page, segment: int) -> None:
         """Sweep one page and move the segment's cursor past it (under the lock)."""
@@ -244,8 +211,7 @@ class _Scan:
         report.examined += len(page.connections)
         state.examined += len(page.connections)
         removed = sweeper._sweep_page(page.connections, self.now, report)
-        self.removed_ids.update(connection.connection_id for connection, _ in removed)
-        sweeper._announce(removed, self.removed_ids, self.announced, self.now, report)
+        sweeper._track(removed, self.now, report)
         if page.next_key is None:
             state.cursors.pop(segment, None)
             state.done.add(segment)
@@ -305,6 +271,25 @@ def handle(rt: Runtime, context: Any, request_id: Optional[str]) -> Dict[str, An
         def remaining() -> int:  # outside Lambda (tests, demo): a 60-second budget
             return int(60000 - (time.monotonic() - started) * 1000)
 
-    sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, rt.prober, rt.publisher)
+    endpoint = rt.settings.probe_endpoint
+    prober = rt.management(endpoint, rt.settings.probe_concurrency) if endpoint else None
+    sweeper = Sweeper(rt.store, rt.settings, rt.telemetry, prober, tracker(rt) if rt.settings.presence else None)
     report = sweeper.run(time.time(), remaining)
     return report.as_dict()
+
+
+def tracker(rt: Runtime) -> Tracker:
+    """The sweeper's presence hook: T4 for each agent connection a run removes (presence on only)."""
+    from ..presence import hooks  # noqa: PLC0415 - presence only
+
+    def removed(connection: Connection, reason: str, now: float) -> str:
+        now_ms, connected_at = int(now * 1000), connection.connected_at_ms
+        # The last moment the connection is known to have lived: its 2-hour limit (expired), its start (gone).
+        known = connected_at
+        if known is not None and reason == "expired":
+            known += MAX_CONNECTION_SECONDS * 1000
+        since = now_ms if known is None else min(known, now_ms)
+        detail = {"connectedAt": connected_at}
+        return hooks.dead(rt, str(connection.agent_id), connection.connection_id, reason, since, detail).kind
+
+    return removed

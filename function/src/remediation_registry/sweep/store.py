@@ -7,7 +7,7 @@ function shares).
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional
 
 from ..contract import AGENT_ID, CLIENT_TYPE, CONNECTED_AT, CONNECTION_ID, POSITION_KEY
 from ..store import Connection, ConnectionStore
@@ -15,6 +15,33 @@ from ..store import Connection, ConnectionStore
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 6
 PAGE_SIZE = 10_000  # items per Scan request at most; DynamoDB also ends a page at 1 MB (~6,900 items)
+
+
+def _exact_number(item: Mapping[str, Any], name: str, parsed: Optional[int]) -> Optional[str]:
+    """The number's text as stored when the integer read from it is not the same value ("1.5", 20+ digits)."""
+    value = item.get(name)
+    if parsed is None or not isinstance(value, dict) or not isinstance(value.get("N"), str):
+        return None
+    text = str(value["N"])
+    return None if text == str(parsed) else text
+
+
+def read(item: Mapping[str, Any], ttl_attribute: str) -> Connection:
+    """A scanned item as a Connection, with connectedAt exactly as stored for the conditional delete."""
+    connection = Connection.from_item(item, ttl_attribute)
+    exact = _exact_number(item, CONNECTED_AT, connection.connected_at_ms)
+    return connection._replace(connected_at_exact=exact) if exact else connection
+
+
+def expired(connection: Connection, now: float, max_age_seconds: int) -> bool:
+    """Past its TTL, or older than API Gateway's connection limit plus grace.
+
+    DynamoDB deletes TTL-expired items only within days and still returns them in reads, so callers
+    must treat an expired item as gone.
+    """
+    if connection.expires_at is not None and connection.expires_at <= now:
+        return True
+    return connection.connected_at_ms is not None and connection.connected_at_ms / 1000.0 + max_age_seconds <= now
 
 
 class Page(NamedTuple):
@@ -114,7 +141,7 @@ class SweepStore(ConnectionStore):
             response = self.client.scan(**kwargs)
             last_key = response.get("LastEvaluatedKey") or None
             raw = response.get("Items", [])
-            items = [Connection.from_item(item, self.ttl_attribute) for item in raw]
+            items = [read(item, self.ttl_attribute) for item in raw]
             connections = [item for item in items if item.connection_id and item.connection_id != POSITION_KEY]
             yield Page(connections, last_key, int(response.get("ScannedCount", len(raw))))
             if not last_key:

@@ -1,0 +1,24 @@
+"""A reference agent client for the Remediation WebSocket API: the client contract of the module's
+README ("The client contract"), with `websockets` and `botocore` only. Copy this folder."""
+
+from remediation_agent.background import BackgroundAgent
+from remediation_agent.client import AgentClient, ClientConfig, LinkRecord
+from remediation_agent.policy import Backoff, backoff_ceiling, jittered, renewal_delay
+from remediation_agent.urls import Presigner, fixed, insecure_query_string_url, presign, region_of
+
+__all__ = [
+    "AgentClient",
+    "BackgroundAgent",
+    "Backoff",
+    "ClientConfig",
+    "LinkRecord",
+    "Presigner",
+    "backoff_ceiling",
+    "fixed",
+    "insecure_query_string_url",
+    "jittered",
+    "presign",
+    "region_of",
+    "renewal_delay",
+]
+__version__ = "1.0.0"

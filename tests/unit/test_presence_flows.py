@@ -1,0 +1,620 @@
+"""Agent presence end to end, as its users see it: the presence table, the events published, log lines.
+
+`$connect`, `$disconnect`, the checker (grace and probe messages, delivered when the test says their
+delay has passed) and the announcer (the presence table's stream) run in process against moto; events
+are what a rule on the agents' bus delivers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Dict
+
+import pytest
+from remediation_registry import handlers
+
+from tests.support.events import now_ms
+from tests.support.fakes import Interleaved
+from tests.support.logs import LogReader, emf_metrics
+from tests.support.presence import PresenceStack, client_error, transitions
+from tests.support.servers import FakeConnections
+
+AGENT = "agent-12"
+CONNECTED = "connected"
+
+
+def only_events(stack: PresenceStack) -> list[tuple[int, str, str]]:
+    """(sequence, state, reason) of the agent's events, after announcing what the stream holds."""
+    stack.announce()
+    return transitions(stack.details(), AGENT)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Online, offline, and the event each transition publishes
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_the_first_connection_brings_the_agent_online_and_starts_its_probe_chain(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    connected = now_ms() - 5
+
+    assert stack.connect(AGENT, "C1", connected_at=connected) == {"statusCode": 200, "body": "connected"}
+
+    state = stack.presence.state(AGENT)
+    assert (state["state"], state["sequence"], state["since"], state["reason"]) == ("online", 1, connected, CONNECTED)
+    assert (state["connections"], state["pending"]) == ({"C1"}, False)
+    [probe] = stack.queue.sent
+    assert probe.delay == 300  # heartbeats off: the probe interval
+    assert probe.body == {
+        "v": 1,
+        "kind": "probe",
+        "agentId": AGENT,
+        "connectionId": "C1",
+        "connectedAt": connected,
+        "lastSeenAt": probe.body["lastSeenAt"],
+    }
+    line = logs.one("agent online")
+    assert (line["level"], line["agentId"], line["connectionId"], line["sequence"]) == ("INFO", AGENT, "C1", 1)
+    assert emf_metrics(line)["AgentWentOnline"] == (1, "Count", [])
+    assert logs.one("connection registered")["presence"] == "online"
+
+    stack.announce()
+    [event] = stack.published()
+    assert (event["source"], event["detail-type"]) == ("remediation.websocket", "Remediation Agent Online")
+    detected = event["detail"]["detectedAt"]
+    assert connected <= detected <= now_ms()
+    assert event["detail"] == {
+        "agentId": AGENT,
+        "state": "online",
+        "reason": "connected",
+        "since": connected,
+        "sequence": 1,
+        "eventId": "agent-12/1",
+        "connections": 1,
+        "connectionId": "C1",
+        "disconnectStatusCode": None,
+        "disconnectReason": None,
+        "connectedAt": connected,
+        "durationSeconds": None,
+        "abnormal": False,
+        "apiId": "abc123",
+        "stage": "live",
+        "detectedAt": detected,
+        "previous": None,
+    }
+
+
+def test_the_last_connection_lost_makes_the_agent_offline_once_the_grace_has_passed(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    connected = now_ms() - 1_080_030
+    stack.connect(AGENT, "C1", connected_at=connected)
+    closed = connected + 1_080_030
+
+    stack.disconnect("C1", 1006, "Connection lost", connected_at=connected, request_time=closed)
+
+    assert logs.one("connection removed")["presence"] == "grace"
+    state = stack.presence.state(AGENT)
+    assert (state["state"], state["pending"], state["connections"]) == ("online", True, set())
+    grace = stack.queue.sent[-1]
+    assert (grace.body["kind"], grace.delay, set(grace.body)) == (
+        "grace",
+        20,
+        {"v", "kind", "agentId", "token", "deadline"},
+    )
+    assert only_events(stack) == [(1, "online", "connected")]  # nothing yet: the window is open
+
+    stack.advance(20)
+    stack.deliver(kind="grace")
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+    offline = stack.published()[-1]
+    assert offline["detail-type"] == "Remediation Agent Offline"
+    detail = offline["detail"]
+    assert detail["detectedAt"] >= closed + 20_000  # decided when the window closed, by the checker's clock
+    assert detail == {
+        "agentId": AGENT,
+        "state": "offline",
+        "reason": "connection_lost",
+        "since": closed,
+        "sequence": 2,
+        "eventId": "agent-12/2",
+        "connections": 0,
+        "connectionId": "C1",
+        "disconnectStatusCode": 1006,
+        "disconnectReason": "Connection lost",
+        "connectedAt": connected,
+        "durationSeconds": 1080.03,
+        "abnormal": True,
+        "apiId": "abc123",
+        "stage": "live",
+        "detectedAt": detail["detectedAt"],
+        "previous": {"state": "online", "since": connected, "sequence": 1},
+    }
+    line = logs.one("agent offline")
+    assert (line["level"], line["reason"], line["sequence"], line["connectionId"]) == (
+        "WARNING",
+        "connection_lost",
+        2,
+        "C1",
+    )
+    assert line["disconnectStatusCode"] == 1006
+    assert emf_metrics(line)["AgentWentOffline"] == (1, "Count", ["Reason"])
+    assert stack.presence.state(AGENT)["announced"] == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "abnormal"),
+    [
+        (1000, "client_closed", False),
+        (1005, "client_closed", False),
+        (1001, "going_away", False),
+        (1006, "connection_lost", True),
+        (1011, "connection_lost", True),
+        (4000, "connection_lost", True),
+    ],
+)
+def test_the_offline_reason_comes_from_the_close_code(
+    stack: PresenceStack, code: int, reason: str, abnormal: bool
+) -> None:
+    stack.connect(AGENT, "C1")
+    stack.disconnect("C1", code, "closed")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+
+    stack.announce()
+    detail = stack.details()[-1]
+    assert (detail["reason"], detail["abnormal"], detail["disconnectStatusCode"]) == (reason, abnormal, code)
+
+
+def test_with_grace_zero_the_disconnect_itself_makes_the_agent_offline(
+    make_stack: Callable[..., PresenceStack], logs: LogReader
+) -> None:
+    stack = make_stack(grace_seconds=0)
+    stack.connect(AGENT, "C1")
+
+    stack.disconnect("C1", 1001, "Going away")
+
+    assert logs.one("connection removed")["presence"] == "offline"
+    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe"]  # no grace message
+    assert logs.one("agent offline")["reason"] == "going_away"
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "going_away")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# No flapping: reconnects and rollovers
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_reconnect_inside_the_grace_window_publishes_nothing(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect(AGENT, "C1")
+    stack.disconnect("C1", 1006, "Connection lost")
+
+    stack.connect(AGENT, "C2")
+
+    line = logs.one("agent reconnected within grace")
+    assert emf_metrics(line)["ReconnectsWithinGrace"] == (1, "Count", [])
+    assert logs.with_message("connection registered")[-1]["presence"] == "joined"
+    stack.advance(21)
+    assert stack.deliver(kind="grace")["results"] == {"superseded": 1}
+    state = stack.presence.state(AGENT)
+    assert (state["state"], state["sequence"], state["connections"], state["pending"]) == ("online", 1, {"C2"}, False)
+    assert only_events(stack) == [(1, "online", "connected")]
+
+
+def test_a_reconnect_after_the_grace_window_is_a_new_online_transition(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "C1")
+    stack.disconnect("C1", 1006, "Connection lost")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+
+    stack.connect(AGENT, "C2")
+
+    assert only_events(stack) == [
+        (1, "online", "connected"),
+        (2, "offline", "connection_lost"),
+        (3, "online", "connected"),
+    ]
+    assert stack.details()[-1]["previous"]["state"] == "offline"
+
+
+def test_rollover_with_the_old_disconnect_before_the_new_connect(stack: PresenceStack) -> None:
+    """Make-before-break failed: the old connection closed (1001) first; the new one came within grace."""
+    stack.connect(AGENT, "old")
+    stack.disconnect("old", 1001, "Going away")
+    stack.connect(AGENT, "new")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+
+    assert only_events(stack) == [(1, "online", "connected")]
+    assert stack.presence.state(AGENT)["connections"] == {"new"}
+
+
+def test_rollover_with_the_old_disconnect_after_the_new_connect(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect(AGENT, "old")
+    stack.connect(AGENT, "new")
+
+    stack.disconnect("old", 1001, "Going away")
+
+    assert logs.one("connection removed")["presence"] == "still_online"
+    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe", "probe"]  # no window, no grace message
+    assert only_events(stack) == [(1, "online", "connected")]
+    assert stack.presence.state(AGENT)["connections"] == {"new"}
+
+
+def test_two_connections_closing_one_after_the_other_open_one_window(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "C1")
+    stack.connect(AGENT, "C2")
+
+    stack.disconnect("C1", 1006, "Connection lost")
+    stack.disconnect("C2", 1000, "bye")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "client_closed")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Liveness: lost $disconnects, silent hosts, expired connections
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_lost_disconnect_is_found_by_the_probe(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections], logs: LogReader
+) -> None:
+    stack.connect(AGENT, "C1")
+    last_seen = stack.queue.sent[0].body["lastSeenAt"]
+    connections_api[1].gone.add("C1")
+
+    result = stack.deliver(kind="probe")
+
+    assert result["results"] == {"gone": 1}
+    assert stack.connections.ids() == set()  # the registry forgets it too
+    assert emf_metrics(logs.one("presence messages processed"))["LivenessProbes"] == (1, "Count", [])
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
+    detail = stack.details()[-1]
+    assert (detail["since"], detail["abnormal"], detail["connectionId"]) == (last_seen, True, "C1")
+    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe"]  # the chain ends
+
+
+def test_a_live_connection_gets_its_next_probe_before_this_one_is_acknowledged(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    stack.connect(AGENT, "C1")
+
+    assert stack.deliver(kind="probe")["results"] == {"alive": 1}
+
+    first, second = stack.queue.sent
+    assert (second.body["kind"], second.body["connectionId"], second.delay) == ("probe", "C1", 300)
+    assert second.body["lastSeenAt"] >= first.body["lastSeenAt"]
+    assert connections_api[1].calls == {"C1": 1}
+    [queued] = stack.messages()  # the delivered probe was deleted; only the next one is queued
+    assert json.loads(queued["body"]) == second.body
+
+
+def test_with_heartbeats_the_next_probe_is_due_just_after_the_heartbeat_timeout(
+    make_stack: Callable[..., PresenceStack], connections_api: tuple[str, FakeConnections]
+) -> None:
+    stack = make_stack(heartbeat_timeout=75)
+    stack.connect(AGENT, "C1")
+    assert stack.queue.sent[0].delay == 76  # timeout + 1 s after the connect
+    connections_api[1].last_active["C1"] = time.time() - 10
+
+    stack.deliver(kind="probe")
+
+    assert stack.queue.sent[-1].delay in (65, 66)  # LastActiveAt + 76 s, from now
+
+
+def test_a_silent_connection_is_closed_and_its_agent_announced_at_once(
+    make_stack: Callable[..., PresenceStack], connections_api: tuple[str, FakeConnections], logs: LogReader
+) -> None:
+    stack = make_stack(heartbeat_timeout=75)
+    stack.connect(AGENT, "C1")
+    last_active = time.time() - 100
+    connections_api[1].last_active["C1"] = last_active
+
+    assert stack.deliver(kind="probe")["results"] == {"heartbeat_timeout": 1}
+
+    assert connections_api[1].deletes == {"C1": 1}  # DeleteConnection
+    assert stack.connections.ids() == set()
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "heartbeat_timeout")]
+    detail = stack.details()[-1]
+    assert (detail["since"], detail["abnormal"]) == (int(last_active * 1000), True)
+    # API Gateway then sends the `$disconnect` of the closed connection: it finds nothing, changes nothing.
+    stack.disconnect("C1", 1000, "Connection Closed Normally")
+    assert "presence" not in logs.one("connection already gone")
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "heartbeat_timeout")]
+
+
+def test_a_silent_connection_whose_disconnect_overtakes_the_checker_is_still_a_heartbeat_timeout(
+    make_stack: Callable[..., PresenceStack], connections_api: tuple[str, FakeConnections]
+) -> None:
+    stack = make_stack(heartbeat_timeout=75)
+    stack.connect(AGENT, "C1")
+    connections_api[1].last_active["C1"] = time.time() - 100
+    rt = stack.runtime()
+
+    def disconnect_arrives(operation: str, count: int, request: Dict[str, Any]) -> None:
+        if operation == "delete_item" and count == 1:  # the checker is about to remove the item
+            stack.disconnect("C1", 1000, "Connection Closed Normally")
+
+    rt.dynamodb = Interleaved(rt.dynamodb, disconnect_arrives)
+    rt.store.client = rt.dynamodb
+    rt.presence = None
+
+    stack.deliver(kind="probe")
+    stack.advance(21)
+    stack.deliver(kind="grace")  # the window the `$disconnect` opened: superseded
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "heartbeat_timeout")]
+
+
+def test_a_probe_past_the_two_hour_limit_expires_the_connection_without_calling_api_gateway(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    connected = now_ms() - 3 * 3600 * 1000
+    stack.connect(AGENT, "C1", connected_at=connected)
+
+    assert stack.deliver(kind="probe")["results"] == {"expired": 1}
+
+    assert connections_api[1].calls == {}
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "expired")]
+    assert stack.details()[-1]["since"] == connected + 7_200_000
+
+
+def test_the_handler_and_the_sweeper_removing_the_same_last_connection_give_one_event(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 3 * 3600 * 1000)  # past its TTL: the sweeper's
+    rt = stack.runtime()
+
+    def disconnect_arrives(operation: str, count: int, request: Dict[str, Any]) -> None:
+        if operation == "batch_write_item" and count == 1:  # the sweeper read the item, deletes it now
+            stack.disconnect("C1", 1006, "Connection lost")
+
+    rt.store.client = Interleaved(rt.dynamodb, disconnect_arrives)
+
+    report = handlers.sweep({"source": "aws.events", "detail-type": "Scheduled Event"})
+
+    assert report["agentsOffline"] == {"expired": 0, "gone": 0}  # the window the handler opened stands
+    stack.advance(21)
+    stack.deliver(kind="grace")
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+
+
+def test_the_sweeper_first_then_the_late_disconnect_give_one_event(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 3 * 3600 * 1000)
+
+    handlers.sweep({"source": "aws.events", "detail-type": "Scheduled Event"})
+    stack.disconnect("C1", 1006, "Connection lost")
+
+    assert logs.one("connection already gone")["result"] == "already_gone"
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "expired")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# SQS: duplicates, order, lost messages, clocks
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_grace_message_delivered_twice_makes_one_transition(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "C1")
+    stack.disconnect("C1", 1006, "Connection lost")
+    stack.advance(21)
+    grace = stack.messages("grace")
+
+    assert stack.deliver(grace)["results"] == {"offline": 1}
+    assert stack.deliver(grace)["results"] == {"superseded": 1}
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+
+
+def test_an_old_windows_grace_message_arriving_late_changes_nothing(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "C1")
+    stack.disconnect("C1", 1006, "Connection lost")
+    [old] = stack.messages("grace")
+    stack.queue.release([old])
+    stack.connect(AGENT, "C2")
+    stack.disconnect("C2", 1000, "bye")
+    stack.advance(21)
+    old_first = sorted(stack.messages("grace"), key=lambda record: record["messageId"] != old["messageId"])
+
+    assert stack.deliver(old_first)["results"] == {"superseded": 1, "offline": 1}
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "client_closed")]
+
+
+def test_a_probe_delivered_twice_announces_a_gone_connection_once(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    stack.connect(AGENT, "C1")
+    connections_api[1].gone.add("C1")
+    probe = stack.messages("probe")
+
+    assert stack.deliver(probe)["results"] == {"gone": 1}
+    assert stack.deliver(probe)["results"] == {"ended": 1}
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
+
+
+def test_a_lost_grace_message_is_resolved_by_the_reconciler(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect(AGENT, "C1")
+    stack.queue.fail_sends.append(client_error("SendMessage", "InternalError", 500))
+
+    assert stack.disconnect("C1", 1006, "Connection lost") == {"statusCode": 200, "body": "disconnected"}
+
+    line = logs.one("grace check not scheduled")
+    assert (line["level"], line["errorCode"], line["agentId"]) == ("ERROR", "InternalError", AGENT)
+    assert emf_metrics(line)["PresenceErrors"] == (1, "Count", [])
+    assert stack.tick()["actions"] == {}  # the window is open, not yet overdue
+    stack.advance(20 + 61)
+    assert stack.tick()["actions"] == {"graceResolved": 1}
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+
+
+def test_a_checker_whose_clock_is_behind_sends_an_early_grace_message_again(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    """The grace decision relies on SQS's delay; only an arrival more than 1 s early is sent again."""
+    stack.connect(AGENT, "C1")
+    stack.disconnect("C1", 1006, "Connection lost")
+    stack.advance(15)  # 5 s before the deadline by the checker's clock
+
+    assert stack.deliver(kind="grace")["results"] == {"resent": 1}
+    resent = stack.queue.sent[-1]
+    assert (resent.body["kind"], resent.delay) == ("grace", 5)
+    assert resent.body == stack.queue.sent[-2].body  # same window, same deadline
+
+    stack.advance(4.5)  # within a second of the deadline: decided now
+    assert stack.deliver(kind="grace")["results"] == {"offline": 1}
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+
+
+def test_sequence_orders_events_whatever_the_functions_clocks_say(stack: PresenceStack) -> None:
+    """since/detectedAt come from different clocks; sequence alone orders an agent's transitions."""
+    stack.connect(AGENT, "C1", connected_at=now_ms() + 60_000)  # API Gateway's clock a minute ahead
+    stack.disconnect("C1", 1006, "Connection lost", request_time=now_ms() - 60_000)  # ... then behind
+    stack.advance(21)
+    stack.deliver(kind="grace")
+    stack.connect(AGENT, "C2")
+
+    assert [seq for seq, _, _ in only_events(stack)] == [1, 2, 3]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The reconciler's tick
+# ---------------------------------------------------------------------------------------------------
+
+
+def presence_item(agent_id: str, state: str, sequence: int, updated_ago_ms: int, **extra: Any) -> Dict[str, Any]:
+    now = now_ms()
+    item: Dict[str, Any] = {
+        "agentId": {"S": agent_id},
+        "state": {"S": state},
+        "sequence": {"N": str(sequence)},
+        "since": {"N": str(now - 3_600_000)},
+        "reason": {"S": "connected" if state == "online" else "client_closed"},
+        "updatedAt": {"N": str(now - updated_ago_ms)},
+        "format": {"N": "1"},
+    }
+    item.update(extra)
+    return item
+
+
+def test_the_reconciler_makes_an_agent_left_online_without_connections_offline(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    stack.presence.put(presence_item(AGENT, "online", 3, 120_000))  # a function failed between two writes
+    stack.presence.put(presence_item("agent-fresh", "online", 1, 10_000))  # too recent to judge
+    stack.presence.records()  # (written by the test, not transitions to announce)
+
+    result = stack.tick()
+
+    assert result["actions"] == {"reconciled": 1}
+    assert stack.presence.state("agent-fresh")["state"] == "online"
+    assert only_events(stack) == [(4, "offline", "reconciled")]
+    detail = stack.details()[-1]
+    assert (detail["abnormal"], detail["previous"]["sequence"]) == (True, 3)
+
+
+def test_the_reconciler_expires_connections_older_than_the_two_hour_limit(stack: PresenceStack) -> None:
+    connections = {"connections": {"SS": ["C-old"]}}
+    stack.presence.put(presence_item(AGENT, "online", 5, 3 * 3600 * 1000, **connections))
+    stack.presence.records()
+
+    assert stack.tick()["actions"] == {"expired": 1}
+
+    assert only_events(stack) == [(6, "offline", "expired")]
+
+
+def test_the_census_counts_agents_connections_and_open_windows(stack: PresenceStack, logs: LogReader) -> None:
+    stack.connect("agent-a", "A1")
+    stack.connect("agent-a", "A2")
+    stack.connect("agent-b", "B1")
+    stack.disconnect("B1", 1006, "Connection lost")
+    stack.presence.put(presence_item("agent-c", "offline", 2, 5000))
+
+    result = stack.tick()
+
+    assert (result["agents"], result["online"], result["connections"], result["pendingOffline"]) == (3, 2, 2, 1)
+    line = logs.one("presence census")
+    metrics = {name: value for name, (value, _, _) in emf_metrics(line).items()}
+    assert metrics == {"AgentsOnline": 2, "AgentConnectionsOpen": 2, "AgentsPendingOffline": 1}
+
+
+# ---------------------------------------------------------------------------------------------------
+# What presence leaves alone
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_dashboard_never_touches_presence(stack: PresenceStack, logs: LogReader) -> None:
+    stack.runtime()
+    from tests.support.events import FakeContext, connect_event
+
+    assert (
+        handlers.connect(connect_event("D1", authorizer={"clientType": "dashboard"}), FakeContext())["statusCode"]
+        == 200
+    )
+    stack.disconnect("D1")
+
+    assert stack.queue.sent == []
+    assert "presence" not in logs.one("connection removed")
+    assert stack.presence.records() == []
+
+
+def test_a_disconnect_the_registry_never_saw_writes_no_presence(stack: PresenceStack, logs: LogReader) -> None:
+    stack.disconnect("never-registered", 1006, "Connection lost")
+
+    assert logs.one("connection already gone")["result"] == "already_gone"
+    assert stack.presence.records() == []
+
+
+def test_an_agent_connected_before_presence_was_enabled_stays_unknown(stack: PresenceStack, logs: LogReader) -> None:
+    from tests.support.resources import live_item
+
+    stack.connections.put(live_item("legacy", client_type="agent", agent_id=AGENT))
+
+    stack.disconnect("legacy", 1006, "Connection lost")
+
+    assert logs.one("connection removed")["presence"] == "unknown"
+    assert stack.presence.get(AGENT) is None
+    assert stack.queue.sent == []
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_a_lost_delete_answer_still_closes_the_connection_of_the_agent_the_authorizer_names(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    """The retried DeleteItem finds nothing; the $connect authorizer's context (repeated by API Gateway in
+    every event of the connection) still names the agent, so its grace window opens all the same."""
+    from tests.support.events import FakeContext, disconnect_event
+    from tests.support.faults import SendInterceptor, lose_first_delete_response
+
+    stack.connect(AGENT, "C1")
+    rt = stack.runtime()
+    rt.presence = None
+    SendInterceptor(rt.dynamodb, lambda operation, attempt: None, lose_first_delete_response)
+    event = disconnect_event("C1", status_code=1006, reason="Connection lost")
+    event["requestContext"]["authorizer"] = {"principalId": AGENT, "clientType": "agent", "agentId": AGENT}
+
+    assert handlers.disconnect(event, FakeContext()) == {"statusCode": 200, "body": "disconnected"}
+
+    line = logs.one("connection already gone")
+    assert (line["deleteRetried"], line["presence"]) == (True, "grace")
+    stack.advance(21)
+    stack.deliver(kind="grace")
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+
+
+def test_presence_off_creates_no_client_and_adds_nothing_to_the_lines(aws: None, logs: LogReader) -> None:
+    from tests.support.events import FakeContext, connect_event, disconnect_event
+    from tests.support.resources import Table
+
+    Table()
+    handlers.connect(connect_event("C1", authorizer={"clientType": "agent", "agentId": AGENT}), FakeContext())
+    handlers.disconnect(disconnect_event("C1"), FakeContext())
+
+    rt = handlers.runtime()
+    assert (rt.presence, rt._clients, rt._probers) == (None, {}, {})
+    assert "presence" not in logs.one("connection registered")
+    assert "presence" not in logs.one("connection removed")
