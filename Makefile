@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
 # Every directory whose README.md carries terraform-docs tables (configured by .terraform-docs.yml).
 DOC_DIRS := $(TF_DIRS)
-PY_DIRS := function scripts tests bench examples/agent-client
+PY_DIRS := function examples/complete/authorizer scripts tests bench examples/agent-client
 
 .PHONY: help demo local-stack test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
         package-check tf-test iam-lint unit agent-client dataplane faults e2e compat matrix bench clean
@@ -109,8 +109,9 @@ python-lint:
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy
 
-package-check: ## Fail if the committed zip is not a byte-identical rebuild of function/src
+package-check: ## Fail if a committed zip is not a byte-identical rebuild of its sources (function/src, the example's authorizer)
 	$(PYTHON) function/build.py --check
+	$(PYTHON) examples/complete/authorizer/package.py --check
 
 tf-test: ## terraform test (mock provider) for the module and its submodule; parliament on every policy rendered; every validation rule proven
 	@tree=$$($(STANDIN_TREE)); \
