@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TF_DIRS := . modules/lambda-function examples/complete examples/existing-table examples/local
 # Every directory whose README.md carries terraform-docs tables (configured by .terraform-docs.yml).
 DOC_DIRS := $(TF_DIRS)
-PY_DIRS := function scripts tests bench examples/agent-client
+PY_DIRS := function examples/complete/authorizer scripts tests bench examples/agent-client
 
 .PHONY: help demo local-stack test package tools tools-core lint fmt-check validate tflint checkov python-lint docs docs-check \
         package-check tf-test iam-lint unit agent-client dataplane faults e2e compat matrix bench clean
@@ -48,11 +48,19 @@ test: tools ## Everything: lint, package check, unit, faults, terraform test, 6.
 	@$(MAKE) e2e
 	@echo "make test: all green"
 
+check: tools-check ## Fast inner loop (~2-3 min warm): fmt, validate, tflint, ruff/mypy, docs, zip check, unit tests; `make test` proves the rest
+	@$(MAKE) fmt-check validate tflint python-lint docs-check package-check
+	@$(MAKE) unit
+	@echo "make check: green (not the engine matrix, checkov, terraform test, data plane, faults, e2e: run make test)"
+
 package: ## Build function/dist/{disconnect,connect,sweeper}.zip reproducibly (needs only python3)
 	$(PYTHON) function/build.py
 
 tools: ## Install the whole toolchain into .tools/
 	$(PYTHON) scripts/bootstrap.py
+
+tools-check:
+	$(PYTHON) scripts/bootstrap.py venv terraform provider tflint terraform-docs
 
 tools-core:
 	$(PYTHON) scripts/bootstrap.py venv terraform provider lambda-runtime
@@ -101,8 +109,9 @@ python-lint:
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy
 
-package-check: ## Fail if the committed zip is not a byte-identical rebuild of function/src
+package-check: ## Fail if a committed zip is not a byte-identical rebuild of its sources (function/src, the example's authorizer)
 	$(PYTHON) function/build.py --check
+	$(PYTHON) examples/complete/authorizer/package.py --check
 
 tf-test: ## terraform test (mock provider) for the module and its submodule; parliament on every policy rendered; every validation rule proven
 	@tree=$$($(STANDIN_TREE)); \
@@ -114,8 +123,8 @@ tf-test: ## terraform test (mock provider) for the module and its submodule; par
 iam-lint: ## the root module's terraform tests and parliament on every IAM policy they render (as in tf-test)
 	$(PY) scripts/iam_lint.py
 
-unit: ## pytest: the function against moto
-	$(PY) -m pytest tests/unit -q
+unit: ## pytest: the function against moto (one worker per core: pytest-xdist)
+	$(PY) -m pytest tests/unit -q -n auto
 
 agent-client: ## pytest: the reference agent client's own tests (backoff, jitter, renewal, reconnects; a local server)
 	$(PY) -m pytest examples/agent-client/test -q

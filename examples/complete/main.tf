@@ -1,8 +1,16 @@
-# A Remediation WebSocket channel with everything the module offers: agents and the Dashboard connect
-# with SigV4-signed handshakes (AWS_IAM on $connect: identity from the caller's role, no token to
-# manage), agent presence with heartbeats and online/offline events on the module's own bus (only the
-# module may publish its source there) routed to on-call, probing of silent connections, alarms and a
-# dashboard. See README.md, "Connecting an agent".
+# A Remediation WebSocket channel with everything the module offers: the module's $connect writer with
+# verified identity, agent presence with heartbeats and online/offline events on the module's own bus
+# (only the module may publish its source there) routed to on-call, probing of silent connections,
+# alarms and a dashboard.
+#
+# Identity, chosen with connect_identity (README.md, "Choosing the identity"); either way the client
+# proves who it is instead of saying it:
+# - "iam" (default; iam_identity.tf): agents and the Dashboard SigV4-sign the handshake with a role
+#   (AWS_IAM on $connect), the agent id is the role session name: no token to mint or store,
+#   credentials from STS.
+# - "token_authorizer" (authorizer.tf): a REQUEST authorizer that takes identity only from a token
+#   whose MAC a KMS HMAC key computed: each agent holds a token for exactly its own id, which nothing
+#   the client sends can change.
 
 provider "aws" {
   region = var.region
@@ -144,44 +152,44 @@ resource "aws_sns_topic_subscription" "oncall" {
   endpoint  = var.oncall_email
 }
 
-# The roles clients assume to sign the $connect handshake: one for the whole agent fleet (each agent
-# uses its agent id as the role session name, which becomes its identity) and one for the Dashboard.
-# Who may assume them is yours to decide: here principals of this account (trusted_principal_arns
-# narrows it). Both carry exactly the module's agent_policy_json: invoke $connect and heartbeat on
-# this stage, nothing else.
+# The one place the identity option becomes the module's connect input: exactly one source, and only
+# the inputs that source reads (the module refuses authorizer_id with "iam" and role lists otherwise).
 locals {
-  client_roles = {
-    agent     = "${var.name}-agent-${var.region}"
-    dashboard = "${var.name}-dashboard-${var.region}"
+  iam_identity        = var.connect_identity == "iam"
+  authorizer_identity = var.connect_identity == "token_authorizer"
+
+  connect = {
+    enabled = true
+    # The module's sources: "iam", or "authorizer" (any REQUEST authorizer; here the token one).
+    identity = local.authorizer_identity ? "authorizer" : "iam"
+    # "token_authorizer": the REQUEST authorizer of authorizer.tf, under the keys it writes its context with
+    # (the $disconnect function reads them too, for the lost-answer fallback).
+    authorizer_id   = one(aws_apigatewayv2_authorizer.connect[*].id)
+    client_type_key = local.connect_context_keys.client_type
+    agent_id_key    = local.connect_context_keys.agent_id
+    # "iam": the roles of iam_identity.tf (empty lists otherwise); the agent id is the session name.
+    iam = {
+      agent_role_arns     = [for role, arn in local.client_role_arns : arn if role == "agent"]
+      dashboard_role_arns = [for role, arn in local.client_role_arns : arn if role == "dashboard"]
+      agent_id_from       = "session_name"
+    }
+    # Every agent id, whichever source vouched for it (a token's sub, a session name), is checked again.
+    # One rule for both options keeps a fleet's agent ids, and so its presence history, when it switches:
+    # 64 characters at most, the longest role session name.
+    agent_id_pattern = "agent-[A-Za-z0-9-]{1,58}"
   }
-  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
 }
 
-resource "aws_iam_role" "client" {
-  for_each = local.client_roles
-
-  name = each.value
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [merge(
-      {
-        Sid       = "TrustedClients"
-        Effect    = "Allow"
-        Principal = { AWS = length(var.trusted_principal_arns) > 0 ? var.trusted_principal_arns : [local.account_root] }
-        Action    = "sts:AssumeRole"
-      },
-      # Session names become agent ids: require a well-formed one.
-      each.key == "agent" ? { Condition = { StringLike = { "sts:RoleSessionName" = "agent-*" } } } : {},
-    )]
-  })
-}
-
-resource "aws_iam_role_policy" "client" {
-  for_each = local.client_roles
-
-  name   = "connect-to-${var.name}-channel"
-  role   = aws_iam_role.client[each.key].id
-  policy = module.remediation_disconnect.agent_policy_json
+# An input of the option not chosen does nothing: say so on every plan instead of ignoring it silently.
+check "identity_inputs" {
+  assert {
+    condition     = local.iam_identity || length(var.trusted_principal_arns) == 0
+    error_message = "trusted_principal_arns is ignored with connect_identity = \"token_authorizer\": no client roles exist, identity comes from tokens (authorizer.tf). Remove it, or set connect_identity = \"iam\"."
+  }
+  assert {
+    condition     = local.authorizer_identity || var.token_key_arn == null
+    error_message = "token_key_arn is ignored with connect_identity = \"iam\": no authorizer exists and no token is checked; clients sign with the roles of iam_identity.tf. Remove it, or set connect_identity = \"token_authorizer\"."
+  }
 }
 
 module "remediation_disconnect" {
@@ -192,16 +200,8 @@ module "remediation_disconnect" {
   stage_name = aws_apigatewayv2_stage.live.name
   table_name = "RemediationWebSocketConnections"
 
-  connect = {
-    enabled  = true
-    identity = "iam"
-    iam = {
-      agent_role_arns     = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${local.client_roles.agent}"]
-      dashboard_role_arns = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${local.client_roles.dashboard}"]
-      agent_id_from       = "session_name"
-    }
-    agent_id_pattern = "agent-[A-Za-z0-9-]{1,58}"
-  }
+  # connect_identity decides (above): "iam" or "token_authorizer".
+  connect = local.connect
 
   presence = {
     enabled       = true

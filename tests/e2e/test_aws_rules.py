@@ -6,8 +6,9 @@
 - Code changed outside Terraform: the next plan warns that the deployed code is not the package
   (hashicorp/aws >= 5.51 no longer shows such a change as a diff of `source_code_hash`).
 - examples/existing-table: the table's customer-managed key is read from the table.
-- examples/complete: the on-call topic's key lets CloudWatch and EventBridge publish; the optional
-  account-wide API Gateway logging role; the client roles carry exactly the module's agent policy.
+- examples/complete with its default connect_identity, "iam": the on-call topic's key lets CloudWatch
+  and EventBridge publish; the optional account-wide API Gateway logging role; the client roles carry
+  exactly the module's agent policy. (Its other option, the token authorizer, is test_authorizer.py's.)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 from scripts.iam_lint import lint_policy
 from scripts.offline import Terraform, client, copy_tree
-from tests.support.servers import moto_override_with_runtime, moto_server
+from tests.support.servers import complete_example_variables, moto_override_with_runtime, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -114,15 +115,21 @@ def test_code_changed_outside_terraform_is_reported(two_regions: Dict[str, Any])
     )
 
 
-def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> None:
-    """examples/complete with manage_api_gateway_account: the on-call topic's key lets alarms and
-    EventBridge publish (alias/aws/sns would not), and API Gateway has its CloudWatch Logs role."""
+def test_complete_example_iam_identity_topic_key_and_account_logging_role(tmp_path: Path) -> None:
+    """examples/complete with its default connect_identity ("iam") and manage_api_gateway_account: the
+    on-call topic's key lets alarms and EventBridge publish (alias/aws/sns would not), API Gateway has its
+    CloudWatch Logs role, $connect is AWS_IAM with no authorizer, the agent and Dashboard roles carry
+    exactly the module's agent policy, and the stack converges. (The other option, "token_authorizer", is
+    test_authorizer.py's.)"""
     tree = copy_tree(tmp_path / "tree")
     directory = tree / "examples" / "complete"
     region = REGIONS[0]
     with moto_server(tmp_path / "moto.log") as endpoint:
         (directory / "moto_override.tf").write_text(moto_override_with_runtime(endpoint, region))
-        terraform = Terraform(directory, {"region": region, "manage_api_gateway_account": "true"})
+        terraform = Terraform(
+            directory,
+            {**complete_example_variables(endpoint, region), "manage_api_gateway_account": "true"},
+        )
         terraform.init()
         try:
             terraform.apply()
@@ -144,6 +151,45 @@ def test_complete_example_topic_key_and_account_logging_role(tmp_path: Path) -> 
 
             account = client("apigateway", endpoint, region).get_account()
             assert account["cloudwatchRoleArn"].endswith(f":role/remediation-apigateway-logs-{region}")
+
+            out = terraform.outputs()
+            assert out["connect_identity"] == {"source": "iam", "authorization_type": "AWS_IAM"}
+            assert not {"token_key_arn", "authorizer_function_name"} & set(out)  # null: left out of the JSON
+            api = client("apigatewayv2", endpoint, region)
+            routes = {route["RouteKey"]: route for route in api.get_routes(ApiId=out["api_id"])["Items"]}
+            assert routes["$connect"]["AuthorizationType"] == "AWS_IAM"
+            assert not routes["$connect"].get("AuthorizerId")  # (moto cannot list authorizers)
+            functions = client("lambda", endpoint, region).list_functions()["Functions"]
+            assert not [f["FunctionName"] for f in functions if "authorizer" in f["FunctionName"]]
+            iam = client("iam", endpoint, region)
+            agent_policy = json.loads(out["agent_policy_json"])
+            assert [statement["Resource"] for statement in agent_policy["Statement"]] == [
+                [
+                    f"arn:aws:execute-api:{region}:123456789012:{out['api_id']}/live/$connect",
+                    f"arn:aws:execute-api:{region}:123456789012:{out['api_id']}/live/heartbeat",
+                ]
+            ]
+            for role_arn in (out["agent_role_arn"], out["dashboard_role_arn"]):
+                role = role_arn.rsplit("/", 1)[1]
+                [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+                document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+                assert (json.loads(document) if isinstance(document, str) else document) == agent_policy
+                assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+            assert lint_policy(out["agent_policy_json"]) == []
+            env = client("lambda", endpoint, region).get_function_configuration(
+                FunctionName=out["connect_function_name"]
+            )["Environment"]["Variables"]
+            assert (
+                env["CONNECT_IDENTITY_SOURCE"],
+                env["CONNECT_IAM_AGENT_ROLES"],
+                env["CONNECT_IAM_DASHBOARD_ROLES"],
+            ) == (
+                "iam",
+                out["agent_role_arn"],
+                out["dashboard_role_arn"],
+            )
+            plan = terraform.plan_exit_code()
+            assert plan.returncode == 0, plan.stdout + plan.stderr
         finally:
             terraform.destroy()
 

@@ -1,7 +1,8 @@
 """Local servers for tests, the demo and benchmarks: a moto server and scripted @connections.
 
 Both bind 127.0.0.1 on a free port and are stopped by the pid/handle that started them.
-`moto_override_with_runtime` points an example at a moto server.
+`moto_override_with_runtime` points an example at a moto server; `complete_example_variables` gives
+examples/complete what it needs there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set
 
-from scripts.offline import moto_override
+from scripts.offline import client, moto_override
 from scripts.ws_connections_api import ConnectionsApi, iso
 
 
@@ -69,6 +70,27 @@ def moto_server(log_path: Optional[Path] = None) -> Iterator[str]:
                 proc.wait()
         if log_path:
             log.close()  # type: ignore[union-attr]
+
+
+def token_key(endpoint: str, region: str) -> str:
+    """ARN of a KMS HMAC_256 key on the moto server, for examples/complete's token_key_arn: hashicorp/aws
+    3.39.0 predates HMAC keys (4.12.0), so the offline runs create the key outside Terraform."""
+    kms = client("kms", endpoint, region)
+    return str(kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"])
+
+
+def complete_example_variables(endpoint: str, region: str, identity: Optional[str] = None) -> Dict[str, str]:
+    """-var values examples/complete needs offline, for its connect_identity (None: the example's default,
+    "iam"; or "token_authorizer"). With the token authorizer: a token key made outside Terraform, and the
+    runtime label hashicorp/aws 3.39 accepts for the authorizer function (moto stores it, nothing runs it
+    there). With "iam" nothing else: passing token_key_arn would make the example's check warn that it is
+    ignored."""
+    variables = {"region": region}
+    if identity is not None:
+        variables["connect_identity"] = identity
+    if identity == "token_authorizer":
+        variables.update({"token_key_arn": token_key(endpoint, region), "authorizer_runtime": "python3.8"})
+    return variables
 
 
 def moto_override_with_runtime(endpoint: str, region: str) -> str:
