@@ -45,15 +45,15 @@ locals {
     aws_apigatewayv2_route.heartbeat[*].id,
     aws_apigatewayv2_route.heartbeat[*].route_key,
     aws_apigatewayv2_route.heartbeat[*].target,
-    [for key in sort(keys(var.deployment.triggers)) : "${key}=${var.deployment.triggers[key]}"],
+    [for key in sort(keys(local.deployment.triggers)) : "${key}=${local.deployment.triggers[key]}"],
   )
 }
 
 resource "aws_apigatewayv2_deployment" "this" {
-  count = var.deployment.enabled ? 1 : 0
+  count = local.deployment.enabled ? 1 : 0
 
   api_id      = var.api_id
-  description = var.deployment.description
+  description = local.deployment.description
 
   triggers = {
     redeployment = sha1(jsonencode(local.deployment_triggers))

@@ -14,13 +14,13 @@ locals {
     authorizer            = "CUSTOM"
     iam                   = "AWS_IAM"
     query_string_insecure = "NONE"
-  }[var.connect.identity]
+  }[local.connect.identity]
 
   connect_environment = merge(local.contract_environment, local.identity_environment, local.presence_environment, {
-    CONNECT_IAM_AGENT_ROLES     = join(",", var.connect.iam.agent_role_arns)
-    CONNECT_IAM_DASHBOARD_ROLES = join(",", var.connect.iam.dashboard_role_arns)
-    CONNECT_IAM_AGENT_ID_FROM   = var.connect.iam.agent_id_from
-    CONNECT_AGENT_ID_PATTERN    = var.connect.agent_id_pattern == null ? "" : var.connect.agent_id_pattern
+    CONNECT_IAM_AGENT_ROLES     = join(",", local.connect.iam.agent_role_arns)
+    CONNECT_IAM_DASHBOARD_ROLES = join(",", local.connect.iam.dashboard_role_arns)
+    CONNECT_IAM_AGENT_ID_FROM   = local.connect.iam.agent_id_from
+    CONNECT_AGENT_ID_PATTERN    = local.connect.agent_id_pattern == null ? "" : local.connect.agent_id_pattern
   })
 
   # PutItem on the table (the writer never reads, updates or deletes a connection); with presence,
@@ -42,14 +42,14 @@ locals {
 # failure, so demo stacks still apply.
 check "connect_identity_is_verified" {
   assert {
-    condition     = !var.connect.enabled || var.connect.identity != "query_string_insecure"
+    condition     = !local.connect.enabled || local.connect.identity != "query_string_insecure"
     error_message = "connect.identity = \"query_string_insecure\": the $connect route has no authorization and takes clientType and agentId from the URL's query string, so ANYONE who can reach the API can claim ANY agent id (or be the Dashboard): register as an agent, make it look online, and its real connections' presence events become untrustworthy. Demo stacks only; use identity = \"authorizer\" or \"iam\" anywhere else."
   }
 }
 
 module "connect_function" {
   source = "./modules/lambda-function"
-  count  = var.connect.enabled ? 1 : 0
+  count  = local.connect.enabled ? 1 : 0
 
   function_name                  = local.connect_name
   role_name                      = local.role_names.connect
@@ -57,11 +57,11 @@ module "connect_function" {
   handler                        = "remediation_registry.lambda_entry.connect"
   package                        = local.packages.connect
   runtime                        = var.runtime
-  memory_size                    = var.connect.memory_size
-  timeout                        = var.connect.timeout
+  memory_size                    = local.functions.connect.memory_size
+  timeout                        = local.functions.connect.timeout
   environment                    = local.connect_environment
   policy_statements              = local.connect_statements
-  reserved_concurrent_executions = var.connect.reserved_concurrent_executions
+  reserved_concurrent_executions = local.functions.connect.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
   detect_code_drift              = var.detect_code_drift
@@ -74,7 +74,7 @@ module "connect_function" {
 }
 
 resource "aws_apigatewayv2_integration" "connect" {
-  count = var.connect.enabled ? 1 : 0
+  count = local.connect.enabled ? 1 : 0
 
   api_id             = var.api_id
   description        = local.descriptions.connect_integration
@@ -84,7 +84,7 @@ resource "aws_apigatewayv2_integration" "connect" {
 }
 
 resource "aws_apigatewayv2_route" "connect" {
-  count = var.connect.enabled && var.create_route ? 1 : 0
+  count = local.connect.enabled && var.create_route ? 1 : 0
 
   #checkov:skip=CKV_AWS_309:Authorization follows connect.identity: CUSTOM (authorizer, the default, which requires authorizer_id) or AWS_IAM; NONE only with identity = query_string_insecure, for demo stacks, which every plan warns about (check connect_identity_is_verified).
   api_id             = var.api_id
@@ -92,11 +92,11 @@ resource "aws_apigatewayv2_route" "connect" {
   operation_name     = "Connect"
   target             = "integrations/${aws_apigatewayv2_integration.connect[0].id}"
   authorization_type = local.connect_authorization_type
-  authorizer_id      = var.connect.identity == "authorizer" ? var.connect.authorizer_id : null
+  authorizer_id      = local.connect.identity == "authorizer" ? local.connect.authorizer_id : null
 }
 
 resource "aws_lambda_permission" "connect" {
-  count = var.connect.enabled ? 1 : 0
+  count = local.connect.enabled ? 1 : 0
 
   statement_id  = "AllowConnectRouteOfApi${var.api_id}"
   action        = "lambda:InvokeFunction"

@@ -2,14 +2,14 @@ locals {
   # Never null: with create_table = false and no table_name, the lookup's precondition explains.
   table_name  = var.create_table ? coalesce(var.table_name, "${var.name}-connections") : (var.table_name == null ? "" : var.table_name)
   table_arn   = var.create_table ? aws_dynamodb_table.this[0].arn : data.aws_dynamodb_table.existing[0].arn
-  provisioned = var.table.billing_mode == "PROVISIONED"
+  provisioned = local.table.billing_mode == "PROVISIONED"
   # An existing table encrypted with a KMS key reports it (AWS-owned encryption reports none). When
   # table.kms_key_arn is omitted the roles are granted the key the table reports.
   existing_table_kms_key_arn = var.create_table ? null : one([
     for sse in data.aws_dynamodb_table.existing[0].server_side_encryption : sse.kms_key_arn
     if sse.enabled && sse.kms_key_arn != null && sse.kms_key_arn != ""
   ])
-  table_kms_key_arn = var.table.kms_key_arn != null ? var.table.kms_key_arn : local.existing_table_kms_key_arn
+  table_kms_key_arn = local.table.kms_key_arn != null ? local.table.kms_key_arn : local.existing_table_kms_key_arn
 }
 
 resource "aws_dynamodb_table" "this" {
@@ -19,9 +19,9 @@ resource "aws_dynamodb_table" "this" {
   #checkov:skip=CKV_AWS_28:PITR is on by default (table.point_in_time_recovery = true); checkov cannot resolve optional() attribute defaults.
   #checkov:skip=CKV2_AWS_16:On-demand billing is the default and needs no autoscaling; PROVISIONED users attach their own scaling policy.
   name           = local.table_name
-  billing_mode   = var.table.billing_mode
-  read_capacity  = local.provisioned ? var.table.read_capacity : null
-  write_capacity = local.provisioned ? var.table.write_capacity : null
+  billing_mode   = local.table.billing_mode
+  read_capacity  = local.provisioned ? local.table.read_capacity : null
+  write_capacity = local.provisioned ? local.table.write_capacity : null
   hash_key       = "connectionId"
 
   attribute {
@@ -37,12 +37,12 @@ resource "aws_dynamodb_table" "this" {
   }
 
   point_in_time_recovery {
-    enabled = var.table.point_in_time_recovery
+    enabled = local.table.point_in_time_recovery
   }
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = var.table.kms_key_arn
+    kms_key_arn = local.table.kms_key_arn
   }
 
   tags = var.tags
@@ -65,8 +65,8 @@ data "aws_dynamodb_table" "existing" {
     }
 
     postcondition {
-      condition = var.table.kms_key_arn == null || alltrue([
-        for sse in self.server_side_encryption : !sse.enabled || sse.kms_key_arn == null || sse.kms_key_arn == "" || sse.kms_key_arn == var.table.kms_key_arn
+      condition = local.table.kms_key_arn == null || alltrue([
+        for sse in self.server_side_encryption : !sse.enabled || sse.kms_key_arn == null || sse.kms_key_arn == "" || sse.kms_key_arn == local.table.kms_key_arn
       ])
       error_message = "table.kms_key_arn differs from the KMS key the existing table is encrypted with: the roles would be granted the wrong key. Omit table.kms_key_arn (the module then takes the table's key) or set it to the key ARN the table reports."
     }

@@ -6,11 +6,11 @@
 # policy can make the source trustworthy.
 
 locals {
-  events_enabled   = local.presence_enabled && var.presence.events.enabled
-  create_agent_bus = local.events_enabled && var.presence.events.create_bus
+  events_enabled   = local.presence_enabled && local.presence.events.enabled
+  create_agent_bus = local.events_enabled && local.presence.events.create_bus
   events_name      = "${var.name}-events"
 
-  agent_bus_name = local.create_agent_bus ? "${var.name}-agents" : (var.presence.events.bus_name == null ? "default" : var.presence.events.bus_name)
+  agent_bus_name = local.create_agent_bus ? "${var.name}-agents" : (local.presence.events.bus_name == null ? "default" : local.presence.events.bus_name)
   agent_bus_arn = (
     startswith(local.agent_bus_name, "arn:")
     ? local.agent_bus_name
@@ -33,7 +33,7 @@ locals {
       Action    = "events:PutEvents"
       Resource  = local.agent_bus_arn
       Condition = {
-        StringEquals = { "events:source" = var.presence.events.source }
+        StringEquals = { "events:source" = local.presence.events.source }
         ArnNotEquals = { "aws:PrincipalArn" = local.events_role_arn }
       }
     }]
@@ -42,7 +42,7 @@ locals {
   events_environment = merge(local.contract_environment, {
     PRESENCE_TABLE = local.presence_table_name
     EVENT_BUS      = local.agent_bus_arn
-    EVENT_SOURCE   = var.presence.events.source
+    EVENT_SOURCE   = local.presence.events.source
   })
 }
 
@@ -63,11 +63,11 @@ module "events_function" {
   handler                        = "remediation_registry.lambda_entry.announce"
   package                        = local.packages["events"]
   runtime                        = var.runtime
-  memory_size                    = var.presence.announcer.memory_size
-  timeout                        = var.presence.announcer.timeout
+  memory_size                    = local.functions.events.memory_size
+  timeout                        = local.functions.events.timeout
   environment                    = local.events_environment
   policy_statements              = local.events_statements
-  reserved_concurrent_executions = var.presence.announcer.reserved_concurrent_executions
+  reserved_concurrent_executions = local.functions.events.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
   detect_code_drift              = var.detect_code_drift
@@ -91,9 +91,9 @@ resource "aws_lambda_event_source_mapping" "presence_stream" {
   starting_position                  = "LATEST"
   batch_size                         = 100
   maximum_batching_window_in_seconds = 1
-  parallelization_factor             = var.presence.announcer.parallelization_factor
+  parallelization_factor             = local.presence.announcer.parallelization_factor
   bisect_batch_on_function_error     = true
-  maximum_retry_attempts             = var.presence.announcer.maximum_retry_attempts
+  maximum_retry_attempts             = local.presence.announcer.maximum_retry_attempts
   maximum_record_age_in_seconds      = -1
 
   destination_config {
@@ -104,7 +104,7 @@ resource "aws_lambda_event_source_mapping" "presence_stream" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "events_iterator_age" {
-  count = local.events_enabled && var.alarms.enabled ? 1 : 0
+  count = local.events_enabled && local.alarms.enabled ? 1 : 0
 
   alarm_name          = "${local.events_name}-iterator-age"
   alarm_description   = "Agent events are published more than a minute late: the announcer ${local.events_name} is failing and retrying a batch, or throttled. See its log group /aws/lambda/${local.events_name} (level ERROR) and the dead-letter queue ${local.presence_dlq_name}."
@@ -112,12 +112,12 @@ resource "aws_cloudwatch_metric_alarm" "events_iterator_age" {
   metric_name         = "IteratorAge"
   dimensions          = { FunctionName = module.events_function[0].function_name }
   statistic           = "Maximum"
-  period              = var.alarms.period
-  evaluation_periods  = var.alarms.evaluation_periods
+  period              = local.alarms.period
+  evaluation_periods  = local.alarms.evaluation_periods
   threshold           = 60000 # milliseconds
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarms.alarm_actions
-  ok_actions          = var.alarms.ok_actions
+  alarm_actions       = local.alarms.alarm_actions
+  ok_actions          = local.alarms.ok_actions
   tags                = var.tags
 }

@@ -3,7 +3,7 @@
 # from modules/lambda-function; the $connect role's statements are in connect.tf.
 
 locals {
-  probe                  = var.sweeper.enabled && var.sweeper.probe_connections
+  probe                  = local.sweeper.enabled && local.sweeper.probe_connections
   probe_stage            = coalesce(var.stage_name, "-")
   connections_arn        = "${local.execution_arn}/${local.probe_stage}/GET/@connections/*"
   connections_delete_arn = "${local.execution_arn}/${local.probe_stage}/DELETE/@connections/*"
@@ -171,7 +171,7 @@ locals {
           {
             test     = "StringEquals"
             variable = "events:source"
-            values   = [var.presence.events.source]
+            values   = [local.presence.events.source]
           },
           {
             test     = "StringEquals"
@@ -217,7 +217,7 @@ locals {
 
   # For agent roles with connect.identity = "iam": sign and open the WebSocket ($connect) and send
   # heartbeats on this API's stage, nothing else.
-  agent_policy_json = var.connect.enabled && var.connect.identity == "iam" ? jsonencode({
+  agent_policy_json = local.connect.enabled && local.connect.identity == "iam" ? jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Sid    = "ConnectAsAgent"
@@ -225,7 +225,7 @@ locals {
       Action = ["execute-api:Invoke"]
       Resource = concat(
         ["${local.execution_arn}/${local.probe_stage}/$connect"],
-        local.heartbeat_enabled ? ["${local.execution_arn}/${local.probe_stage}/${var.presence.heartbeat.route_key}"] : [],
+        local.heartbeat_enabled ? ["${local.execution_arn}/${local.probe_stage}/${local.presence.heartbeat.route_key}"] : [],
       )
     }]
   }) : null

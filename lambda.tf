@@ -4,16 +4,16 @@ locals {
     CONNECTIONS_TABLE        = local.table_name
     TTL_ATTRIBUTE            = var.ttl_attribute
     CONNECTION_GRACE_SECONDS = tostring(var.connection_grace_seconds)
-    METRICS_NAMESPACE        = var.metrics_namespace
+    METRICS_NAMESPACE        = local.metrics_namespace
     LOG_LEVEL                = var.log_level
   }
 
   # Where the client's identity comes from ($connect), and the authorizer context keys: $disconnect reads
   # them for its lost-answer fallback (the agent of a connection whose DeleteItem answer was lost).
   identity_environment = {
-    CONNECT_IDENTITY_SOURCE = var.connect.identity
-    CONNECT_CLIENT_TYPE_KEY = var.connect.client_type_key
-    CONNECT_AGENT_ID_KEY    = var.connect.agent_id_key
+    CONNECT_IDENTITY_SOURCE = local.connect.identity
+    CONNECT_CLIENT_TYPE_KEY = local.connect.client_type_key
+    CONNECT_AGENT_ID_KEY    = local.connect.agent_id_key
   }
 
   disconnect_environment = merge(local.contract_environment, local.identity_environment, local.presence_environment, {
@@ -23,11 +23,11 @@ locals {
   default_probe_endpoint = "${replace(data.aws_apigatewayv2_api.this.api_endpoint, "wss://", "https://")}/${local.probe_stage}"
 
   sweeper_environment = merge(local.contract_environment, local.presence_environment, {
-    SWEEP_PROBE_ENDPOINT        = local.probe ? coalesce(var.sweeper.probe_endpoint, local.default_probe_endpoint) : ""
-    SWEEP_PROBE_MIN_AGE_SECONDS = tostring(var.sweeper.probe_min_age_seconds)
-    SWEEP_PROBE_CONCURRENCY     = tostring(var.sweeper.probe_concurrency)
-    SWEEP_MAX_ITEMS             = tostring(var.sweeper.max_items_per_run)
-    SWEEP_SCAN_SEGMENTS         = tostring(var.sweeper.scan_segments)
+    SWEEP_PROBE_ENDPOINT        = local.probe ? coalesce(local.sweeper.probe_endpoint, local.default_probe_endpoint) : ""
+    SWEEP_PROBE_MIN_AGE_SECONDS = tostring(local.sweeper.probe_min_age_seconds)
+    SWEEP_PROBE_CONCURRENCY     = tostring(local.sweeper.probe_concurrency)
+    SWEEP_MAX_ITEMS             = tostring(local.sweeper.max_items_per_run)
+    SWEEP_SCAN_SEGMENTS         = tostring(local.sweeper.scan_segments)
   })
 
   # Lambda and API Gateway refuse descriptions over 256 characters, and the table name may be 255 long:
@@ -62,13 +62,13 @@ locals {
   # Errors and Throttles for the route handlers; the sweeper, the presence checker and the announcer
   # drop Throttles (their invocations are retried by their schedule or event source).
   function_alarms = {
-    errors             = var.alarms.enabled
-    throttles          = var.alarms.enabled
-    alarm_actions      = var.alarms.alarm_actions
-    ok_actions         = var.alarms.ok_actions
-    period             = var.alarms.period
-    evaluation_periods = var.alarms.evaluation_periods
-    threshold          = var.alarms.threshold
+    errors             = local.alarms.enabled
+    throttles          = local.alarms.enabled
+    alarm_actions      = local.alarms.alarm_actions
+    ok_actions         = local.alarms.ok_actions
+    period             = local.alarms.period
+    evaluation_periods = local.alarms.evaluation_periods
+    threshold          = local.alarms.threshold
   }
 }
 
@@ -81,11 +81,11 @@ module "disconnect_function" {
   handler                        = "remediation_registry.lambda_entry.disconnect"
   package                        = local.packages.disconnect
   runtime                        = var.runtime
-  memory_size                    = var.memory_size
-  timeout                        = var.timeout
+  memory_size                    = local.functions.disconnect.memory_size
+  timeout                        = local.functions.disconnect.timeout
   environment                    = local.disconnect_environment
   policy_statements              = local.disconnect_statements
-  reserved_concurrent_executions = var.reserved_concurrent_executions
+  reserved_concurrent_executions = local.functions.disconnect.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
   detect_code_drift              = var.detect_code_drift
@@ -99,7 +99,7 @@ module "disconnect_function" {
 
 module "sweeper_function" {
   source = "./modules/lambda-function"
-  count  = var.sweeper.enabled ? 1 : 0
+  count  = local.sweeper.enabled ? 1 : 0
 
   function_name                  = local.sweeper_name
   role_name                      = local.role_names.sweeper
@@ -107,11 +107,11 @@ module "sweeper_function" {
   handler                        = "remediation_registry.lambda_entry.sweep"
   package                        = local.packages.sweeper
   runtime                        = var.runtime
-  memory_size                    = var.sweeper.memory_size
-  timeout                        = var.sweeper.timeout
+  memory_size                    = local.functions.sweeper.memory_size
+  timeout                        = local.functions.sweeper.timeout
   environment                    = local.sweeper_environment
   policy_statements              = local.sweeper_statements
-  reserved_concurrent_executions = var.sweeper.reserved_concurrent_executions
+  reserved_concurrent_executions = local.functions.sweeper.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
   detect_code_drift              = var.detect_code_drift

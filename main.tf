@@ -13,6 +13,34 @@
 # standin/eventbus_policy.tf), iam.tf (exact statements), sweeper.tf (schedule), monitoring.tf
 # (dashboard). This file: shared lookups and the package checks.
 
+# The object inputs, converted to their object types with every optional() default filled in. Their
+# variables are `type = any` and hold every rule (variables.tf, "Object inputs"); the module reads
+# these locals, never var.<input>.
+module "settings" {
+  source = "./modules/settings"
+
+  table      = var.table
+  deployment = var.deployment
+  sweeper    = var.sweeper
+  alarms     = var.alarms
+  connect    = var.connect
+  presence   = var.presence
+  functions  = var.functions
+}
+
+locals {
+  table      = module.settings.table
+  deployment = module.settings.deployment
+  sweeper    = module.settings.sweeper
+  alarms     = module.settings.alarms
+  connect    = module.settings.connect
+  presence   = module.settings.presence
+  functions  = module.settings.functions
+
+  # Two deployments in one account must not mix their metrics: the default namespace is per name.
+  metrics_namespace = coalesce(var.metrics_namespace, "Remediation/${var.name}")
+}
+
 data "aws_apigatewayv2_api" "this" {
   api_id = var.api_id
 
@@ -65,8 +93,8 @@ locals {
   # that is never current: its function's precondition then names `make package`.
   deployed_functions = concat(
     ["disconnect"],
-    var.sweeper.enabled ? ["sweeper"] : [],
-    var.connect.enabled ? ["connect"] : [],
+    local.sweeper.enabled ? ["sweeper"] : [],
+    local.connect.enabled ? ["connect"] : [],
     local.presence_enabled ? ["presence"] : [],
     local.events_enabled ? ["events"] : [],
   )

@@ -15,16 +15,19 @@
 
 locals {
   offline_reasons = ["client_closed", "going_away", "connection_lost", "heartbeat_timeout", "gone", "expired", "reconciled"]
-  functions = concat(
+  # RefusedConnects is published only with its Reason dimension (identity.REASONS; the unit tests keep
+  # this list in step with it): CloudWatch charts a metric by its exact dimensions, one line per reason.
+  refused_reasons = ["no_identity", "unknown_client_type", "missing_agent_id", "invalid_agent_id", "pattern_mismatch", "unknown_principal"]
+  dashboard_functions = concat(
     [var.name],
-    var.sweeper.enabled ? [local.sweeper_name] : [],
-    var.connect.enabled ? [local.connect_name] : [],
+    local.sweeper.enabled ? [local.sweeper_name] : [],
+    local.connect.enabled ? [local.connect_name] : [],
     local.presence_enabled ? [local.presence_name] : [],
     local.events_enabled ? [local.events_name] : [],
   )
   # The functions that make presence transitions, hence log "agent online" / "agent offline".
-  presence_log_groups = [for fn in concat([var.name], var.sweeper.enabled ? [local.sweeper_name] : [], [local.connect_name, local.presence_name]) : "/aws/lambda/${fn}"]
-  ns                  = var.metrics_namespace
+  presence_log_groups = [for fn in concat([var.name], local.sweeper.enabled ? [local.sweeper_name] : [], [local.connect_name, local.presence_name]) : "/aws/lambda/${fn}"]
+  ns                  = local.metrics_namespace
 
   metric_widgets = concat(
     [
@@ -75,14 +78,18 @@ locals {
         ]
       },
     ] : widget if local.presence_enabled],
+    [for widget in [{
+      title   = "Refused $connect by reason", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
+      metrics = [for reason in local.refused_reasons : [local.ns, "RefusedConnects", "Reason", reason]]
+    }] : widget if local.connect.enabled],
     [{
       title = "Errors", region = local.region, stat = "Sum", period = 300, view = "timeSeries"
       metrics = concat(
         [[local.ns, "DisconnectErrors"], [local.ns, "InvalidDisconnectEvents"]],
-        var.connect.enabled ? [[local.ns, "ConnectErrors"], [local.ns, "RefusedConnects"]] : [],
+        local.connect.enabled ? [[local.ns, "ConnectErrors"], [local.ns, "InvalidConnectEvents"]] : [],
         local.presence_enabled ? [[local.ns, "PresenceErrors"], [local.ns, "ProbeErrors"], [local.ns, "InvalidPresenceItems"], [local.ns, "InvalidPresenceMessages"]] : [],
         local.events_enabled ? [[local.ns, "EventsFailed"]] : [],
-        [for fn in local.functions : ["AWS/Lambda", "Errors", "FunctionName", fn]],
+        [for fn in local.dashboard_functions : ["AWS/Lambda", "Errors", "FunctionName", fn]],
         [["AWS/Lambda", "Throttles", "FunctionName", var.name]],
       )
     }],
@@ -110,4 +117,13 @@ resource "aws_cloudwatch_dashboard" "this" {
 
   dashboard_name = var.name
   dashboard_body = jsonencode({ widgets = local.dashboard_widgets })
+}
+
+# Alarms that notify nobody only change colour in the console: every plan warns (a warning, never a
+# failure: stacks without on-call, such as examples/local, still apply).
+check "alarms_notify_someone" {
+  assert {
+    condition     = !local.alarms.enabled || length(local.alarms.alarm_actions) > 0
+    error_message = "alarms.enabled is true (the default) but alarms.alarm_actions is empty: the module's alarms (errors and throttles of its functions; with presence, the dead-letter queue and late agent events) go off and notify nobody. Set alarms.alarm_actions to the ARN of an SNS topic someone reads (on-call), or alarms = { enabled = false } to create none."
+  }
 }

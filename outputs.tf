@@ -102,7 +102,7 @@ output "function_environment" {
 
 output "metrics_namespace" {
   description = "CloudWatch namespace of the functions' metrics."
-  value       = var.metrics_namespace
+  value       = local.metrics_namespace
 }
 
 output "alarm_arns" {
@@ -159,8 +159,8 @@ output "connect_log_group_name" {
 
 output "connect_identity" {
   description = "Where the $connect writer takes the client's identity from (authorizer | iam | query_string_insecure) and the route's authorization type (CUSTOM | AWS_IAM | NONE), or null when connect.enabled is false."
-  value = var.connect.enabled ? {
-    source             = var.connect.identity
+  value = local.connect.enabled ? {
+    source             = local.connect.identity
     authorization_type = local.connect_authorization_type
   } : null
 }
@@ -225,9 +225,9 @@ output "agent_events" {
   value = local.events_enabled ? {
     event_bus_arn  = local.agent_bus_arn
     event_bus_name = local.create_agent_bus ? aws_cloudwatch_event_bus.agents[0].name : local.agent_bus_name
-    source         = var.presence.events.source
+    source         = local.presence.events.source
     detail_types   = local.agent_event_detail_types
-    event_pattern  = jsonencode({ source = [var.presence.events.source], "detail-type" = local.agent_event_detail_types })
+    event_pattern  = jsonencode({ source = [local.presence.events.source], "detail-type" = local.agent_event_detail_types })
   } : null
 }
 
@@ -238,7 +238,7 @@ output "agent_events_bus_policy_json" {
 
 output "heartbeat_route_key" {
   description = "Route key agents send heartbeats to ({\"action\": \"<key>\"} with a route selection expression of $request.body.action), or null when heartbeats are disabled."
-  value       = local.heartbeat_enabled ? var.presence.heartbeat.route_key : null
+  value       = local.heartbeat_enabled ? local.presence.heartbeat.route_key : null
 }
 
 output "heartbeat_route_id" {

@@ -9,11 +9,11 @@
 #   EventBridge rate(reconcile_minutes) ──> <name>-presence (reconciler tick: Scan, repair, census)
 
 locals {
-  presence_enabled  = var.presence.enabled
-  heartbeat_enabled = local.presence_enabled && var.presence.heartbeat.enabled
+  presence_enabled  = local.presence.enabled
+  heartbeat_enabled = local.presence_enabled && local.presence.heartbeat.enabled
   presence_name     = "${var.name}-presence"
 
-  presence_table_name = var.presence.table_name == null ? local.presence_name : var.presence.table_name
+  presence_table_name = local.presence.table_name == null ? local.presence_name : local.presence.table_name
   presence_dlq_name   = "${local.presence_name}-dlq"
   # Built from names (as AWS forms them) so the policies are known at plan and reviewable there.
   presence_table_arn = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.presence_table_name}"
@@ -30,14 +30,14 @@ locals {
   presence_environment = local.presence_enabled ? {
     PRESENCE_TABLE                  = local.presence_table_name
     PRESENCE_QUEUE_URL              = aws_sqs_queue.presence[0].id
-    PRESENCE_GRACE_SECONDS          = tostring(var.presence.grace_seconds)
-    PRESENCE_PROBE_INTERVAL_SECONDS = tostring(var.presence.probe_interval_seconds)
-    HEARTBEAT_TIMEOUT_SECONDS       = local.heartbeat_enabled ? tostring(var.presence.heartbeat.timeout_seconds) : "0"
-    HEARTBEAT_INTERVAL_SECONDS      = local.heartbeat_enabled ? tostring(var.presence.heartbeat.interval_seconds) : "0"
+    PRESENCE_GRACE_SECONDS          = tostring(local.presence.grace_seconds)
+    PRESENCE_PROBE_INTERVAL_SECONDS = tostring(local.presence.probe_interval_seconds)
+    HEARTBEAT_TIMEOUT_SECONDS       = local.heartbeat_enabled ? tostring(local.presence.heartbeat.timeout_seconds) : "0"
+    HEARTBEAT_INTERVAL_SECONDS      = local.heartbeat_enabled ? tostring(local.presence.heartbeat.interval_seconds) : "0"
   } : {}
 
   checker_environment = merge(local.contract_environment, local.presence_environment, {
-    PRESENCE_PROBE_ENDPOINT = coalesce(var.presence.probe_endpoint, local.default_probe_endpoint)
+    PRESENCE_PROBE_ENDPOINT = coalesce(local.presence.probe_endpoint, local.default_probe_endpoint)
   })
 }
 
@@ -48,9 +48,9 @@ resource "aws_dynamodb_table" "presence" {
   #checkov:skip=CKV_AWS_28:PITR follows table.point_in_time_recovery, on by default; checkov cannot resolve optional() attribute defaults.
   #checkov:skip=CKV2_AWS_16:On-demand billing is the default and needs no autoscaling; PROVISIONED users attach their own scaling policy.
   name           = local.presence_table_name
-  billing_mode   = var.table.billing_mode
-  read_capacity  = local.provisioned ? var.table.read_capacity : null
-  write_capacity = local.provisioned ? var.table.write_capacity : null
+  billing_mode   = local.table.billing_mode
+  read_capacity  = local.provisioned ? local.table.read_capacity : null
+  write_capacity = local.provisioned ? local.table.write_capacity : null
   hash_key       = "agentId"
 
   attribute {
@@ -63,7 +63,7 @@ resource "aws_dynamodb_table" "presence" {
   stream_view_type = "NEW_AND_OLD_IMAGES"
 
   point_in_time_recovery {
-    enabled = var.table.point_in_time_recovery
+    enabled = local.table.point_in_time_recovery
   }
 
   server_side_encryption {
@@ -77,7 +77,7 @@ resource "aws_dynamodb_table" "presence" {
     # Cross-variable rules are preconditions: variable validations may refer to other variables only
     # from Terraform 1.9, and this module supports 1.6.6.
     precondition {
-      condition     = var.connect.enabled
+      condition     = local.connect.enabled
       error_message = "presence.enabled needs connect.enabled: the module's $connect writer brings agents online (and starts their liveness probes); without it no agent would ever be online. If your API's own $connect writes the connection item, presence cannot be used."
     }
 
@@ -115,7 +115,7 @@ resource "aws_sqs_queue" "presence" {
   name = local.presence_name
   # Lambda requires at least the function's timeout and recommends 6x: a batch that is retried by
   # the poller must not become visible again while a run still holds it.
-  visibility_timeout_seconds = 6 * var.presence.checker.timeout
+  visibility_timeout_seconds = 6 * local.functions.presence.timeout
   # Grace and probe messages are useless after a day: the reconciler repairs what they would have.
   message_retention_seconds = 86400
   kms_master_key_id         = "alias/aws/sqs"
@@ -136,11 +136,11 @@ module "presence_function" {
   handler                        = "remediation_registry.lambda_entry.presence"
   package                        = local.packages["presence"]
   runtime                        = var.runtime
-  memory_size                    = var.presence.checker.memory_size
-  timeout                        = var.presence.checker.timeout
+  memory_size                    = local.functions.presence.memory_size
+  timeout                        = local.functions.presence.timeout
   environment                    = local.checker_environment
   policy_statements              = local.checker_statements
-  reserved_concurrent_executions = var.presence.checker.reserved_concurrent_executions
+  reserved_concurrent_executions = local.functions.presence.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   kms_key_arn                    = var.lambda_kms_key_arn
   detect_code_drift              = var.detect_code_drift
@@ -169,8 +169,8 @@ resource "aws_cloudwatch_event_rule" "presence_reconcile" {
   count = local.presence_enabled ? 1 : 0
 
   name                = "${local.presence_name}-reconcile"
-  description         = "Every ${var.presence.reconcile_minutes} minute(s): reconcile the agent presence of API ${var.api_id}"
-  schedule_expression = var.presence.reconcile_minutes == 1 ? "rate(1 minute)" : "rate(${var.presence.reconcile_minutes} minutes)"
+  description         = "Every ${local.presence.reconcile_minutes} minute(s): reconcile the agent presence of API ${var.api_id}"
+  schedule_expression = local.presence.reconcile_minutes == 1 ? "rate(1 minute)" : "rate(${local.presence.reconcile_minutes} minutes)"
   tags                = var.tags
 }
 
@@ -198,25 +198,25 @@ resource "aws_lambda_function_event_invoke_config" "presence_reconcile" {
 
   function_name                = module.presence_function[0].function_name
   maximum_retry_attempts       = 0
-  maximum_event_age_in_seconds = min(21600, max(60, var.presence.reconcile_minutes * 60))
+  maximum_event_age_in_seconds = min(21600, max(60, local.presence.reconcile_minutes * 60))
 }
 
 resource "aws_cloudwatch_metric_alarm" "presence_dlq" {
-  count = local.presence_enabled && var.alarms.enabled ? 1 : 0
+  count = local.presence_enabled && local.alarms.enabled ? 1 : 0
 
   alarm_name          = local.presence_dlq_name
-  alarm_description   = "Presence messages or announcer batches failed repeatedly and landed in the dead-letter queue ${local.presence_dlq_name}: grace windows not resolved, connections not probed, or agent events not published. The reconciler repairs presence within ${var.presence.reconcile_minutes} minute(s); see the logs of ${local.presence_name} and ${local.events_name} (level ERROR)."
+  alarm_description   = "Presence messages or announcer batches failed repeatedly and landed in the dead-letter queue ${local.presence_dlq_name}: grace windows not resolved, connections not probed, or agent events not published. The reconciler repairs presence within ${local.presence.reconcile_minutes} minute(s); see the logs of ${local.presence_name} and ${local.events_name} (level ERROR)."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = local.presence_dlq_name }
   statistic           = "Maximum"
-  period              = var.alarms.period
+  period              = local.alarms.period
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarms.alarm_actions
-  ok_actions          = var.alarms.ok_actions
+  alarm_actions       = local.alarms.alarm_actions
+  ok_actions          = local.alarms.ok_actions
   tags                = var.tags
 }
 
@@ -240,7 +240,7 @@ resource "aws_apigatewayv2_route" "heartbeat" {
 
   #checkov:skip=CKV_AWS_309:WebSocket APIs authorize only the $connect route; a heartbeat arrives on a connection that $connect already authorized.
   api_id         = var.api_id
-  route_key      = var.presence.heartbeat.route_key
+  route_key      = local.presence.heartbeat.route_key
   operation_name = "Heartbeat"
   target         = "integrations/${aws_apigatewayv2_integration.heartbeat[0].id}"
 }

@@ -2,11 +2,11 @@
 # not available in every provider version this module supports).
 
 resource "aws_cloudwatch_event_rule" "sweeper" {
-  count = var.sweeper.enabled ? 1 : 0
+  count = local.sweeper.enabled ? 1 : 0
 
   name                = local.sweeper_name
-  description         = "Every ${var.sweeper.rate_minutes} minute(s): remove connections of API ${var.api_id} whose $disconnect never arrived"
-  schedule_expression = var.sweeper.rate_minutes == 1 ? "rate(1 minute)" : "rate(${var.sweeper.rate_minutes} minutes)"
+  description         = "Every ${local.sweeper.rate_minutes} minute(s): remove connections of API ${var.api_id} whose $disconnect never arrived"
+  schedule_expression = local.sweeper.rate_minutes == 1 ? "rate(1 minute)" : "rate(${local.sweeper.rate_minutes} minutes)"
   tags                = var.tags
 
   lifecycle {
@@ -14,11 +14,18 @@ resource "aws_cloudwatch_event_rule" "sweeper" {
       condition     = !local.probe || var.stage_name != null
       error_message = "sweeper.probe_connections needs stage_name: the @connections endpoint belongs to a stage of the API."
     }
+
+    # Across two inputs (sweeper, functions): a precondition, as variable validations may refer to
+    # other variables only from Terraform 1.9.
+    precondition {
+      condition     = local.functions.sweeper.timeout < local.sweeper.rate_minutes * 60
+      error_message = "functions.sweeper.timeout (${local.functions.sweeper.timeout} s) must be shorter than the sweeper's schedule period, sweeper.rate_minutes * 60 (${local.sweeper.rate_minutes * 60} s), so runs do not pile up: lower functions.sweeper.timeout or raise sweeper.rate_minutes."
+    }
   }
 }
 
 resource "aws_cloudwatch_event_target" "sweeper" {
-  count = var.sweeper.enabled ? 1 : 0
+  count = local.sweeper.enabled ? 1 : 0
 
   rule      = aws_cloudwatch_event_rule.sweeper[0].name
   target_id = "sweeper"
@@ -26,7 +33,7 @@ resource "aws_cloudwatch_event_target" "sweeper" {
 }
 
 resource "aws_lambda_permission" "sweeper" {
-  count = var.sweeper.enabled ? 1 : 0
+  count = local.sweeper.enabled ? 1 : 0
 
   statement_id  = "AllowSweeperSchedule"
   action        = "lambda:InvokeFunction"
@@ -37,9 +44,9 @@ resource "aws_lambda_permission" "sweeper" {
 
 # A failed or late sweep is superseded by the next scheduled one: retrying it would only overlap.
 resource "aws_lambda_function_event_invoke_config" "sweeper" {
-  count = var.sweeper.enabled ? 1 : 0
+  count = local.sweeper.enabled ? 1 : 0
 
   function_name                = module.sweeper_function[0].function_name
   maximum_retry_attempts       = 0
-  maximum_event_age_in_seconds = min(21600, max(60, var.sweeper.rate_minutes * 60))
+  maximum_event_age_in_seconds = min(21600, max(60, local.sweeper.rate_minutes * 60))
 }

@@ -8,6 +8,10 @@ mock_provider "aws" {
 variables {
   api_id  = "a1b2c3d4e5"
   runtime = "python3.8"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 # IAM matches kms:Decrypt against key ARNs: an alias ARN in the statement's Resource denies every call.
@@ -119,7 +123,7 @@ run "alarm_evaluation_range_of_exactly_a_day" {
   command = plan
 
   variables {
-    alarms = { period = 300, evaluation_periods = 288 }
+    alarms = { period = 300, evaluation_periods = 288, alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
   }
 
   assert {
@@ -143,20 +147,20 @@ run "disconnect_reserved_concurrency_zero" {
   command = plan
 
   variables {
-    reserved_concurrent_executions = 0
+    functions = { disconnect = { reserved_concurrent_executions = 0 } }
   }
 
-  expect_failures = [var.reserved_concurrent_executions]
+  expect_failures = [var.functions]
 }
 
 run "sweeper_reserved_concurrency_zero" {
   command = plan
 
   variables {
-    sweeper = { reserved_concurrent_executions = 0 }
+    functions = { sweeper = { reserved_concurrent_executions = 0 } }
   }
 
-  expect_failures = [var.sweeper]
+  expect_failures = [var.functions]
 }
 
 # The @connections API is TLS only, and the URL lands in the sweeper's 4 KB environment.

@@ -8,6 +8,10 @@ mock_provider "aws" {
 variables {
   api_id  = "a1b2c3d4e5"
   runtime = "python3.8"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 run "off_by_default" {
@@ -65,7 +69,7 @@ run "enabled_behind_an_authorizer" {
       CONNECTIONS_TABLE           = "remediation-disconnect-connections"
       TTL_ATTRIBUTE               = "expiresAt"
       CONNECTION_GRACE_SECONDS    = "300"
-      METRICS_NAMESPACE           = "Remediation/WebSocket"
+      METRICS_NAMESPACE           = "Remediation/remediation-disconnect"
       LOG_LEVEL                   = "INFO"
       CONNECT_IDENTITY_SOURCE     = "authorizer"
       CONNECT_CLIENT_TYPE_KEY     = "clientType"
@@ -113,8 +117,22 @@ run "dashboard_shows_the_writer" {
   }
 
   assert {
-    condition     = contains(one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics, ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-connect"]) && contains(one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics, ["Remediation/WebSocket", "RefusedConnects"])
-    error_message = "With the writer enabled, the dashboard's Errors widget shows its Lambda errors and refused connections."
+    condition     = contains(one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics, ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-connect"]) && contains(one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics, ["Remediation/remediation-disconnect", "ConnectErrors"])
+    error_message = "With the writer enabled, the dashboard's Errors widget shows its Lambda errors and its own."
+  }
+
+  # RefusedConnects exists only with its Reason dimension: a line without it would stay empty.
+  assert {
+    condition = one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.metrics if w.properties.title == "Refused $connect by reason"]) == [
+      for reason in ["no_identity", "unknown_client_type", "missing_agent_id", "invalid_agent_id", "pattern_mismatch", "unknown_principal"] :
+      ["Remediation/remediation-disconnect", "RefusedConnects", "Reason", reason]
+    ]
+    error_message = "Refused connections are charted one line per reason (identity.REASONS), each with its Reason dimension."
+  }
+
+  assert {
+    condition     = !strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "[\"Remediation/remediation-disconnect\",\"RefusedConnects\"]")
+    error_message = "No RefusedConnects line without its dimension."
   }
 }
 
@@ -214,28 +232,31 @@ run "timeout_beyond_api_gateway" {
   command = plan
 
   variables {
-    connect = { enabled = true, authorizer_id = "abc123", timeout = 30 }
+    connect   = { enabled = true, authorizer_id = "abc123" }
+    functions = { connect = { timeout = 30 } }
   }
 
-  expect_failures = [var.connect]
+  expect_failures = [var.functions]
 }
 
 run "reserved_concurrency_below_minus_one" {
   command = plan
 
   variables {
-    connect = { enabled = true, authorizer_id = "abc123", reserved_concurrent_executions = -2 }
+    connect   = { enabled = true, authorizer_id = "abc123" }
+    functions = { connect = { reserved_concurrent_executions = -2 } }
   }
 
-  expect_failures = [var.connect]
+  expect_failures = [var.functions]
 }
 
 run "reserved_concurrency_zero_would_refuse_every_handshake" {
   command = plan
 
   variables {
-    connect = { enabled = true, authorizer_id = "abc123", reserved_concurrent_executions = 0 }
+    connect   = { enabled = true, authorizer_id = "abc123" }
+    functions = { connect = { reserved_concurrent_executions = 0 } }
   }
 
-  expect_failures = [var.connect]
+  expect_failures = [var.functions]
 }

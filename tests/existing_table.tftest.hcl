@@ -9,6 +9,10 @@ variables {
   runtime      = "python3.8"
   create_table = false
   table_name   = "RemediationWebSocketConnections"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 run "uses_the_existing_table" {

@@ -9,6 +9,10 @@ variables {
   api_id     = "a1b2c3d4e5"
   runtime    = "python3.8"
   stage_name = "live"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 run "iam_identity" {
@@ -69,7 +73,8 @@ run "iam_identity_with_heartbeats" {
     connect = {
       enabled  = true
       identity = "iam"
-      iam      = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"], agent_id_from = "user_name" }
+      # IAM users as agents, each named after its user (agent_id_from = "user_name" takes user ARNs only).
+      iam = { agent_role_arns = ["arn:aws:iam::123456789012:user/agents/agent-7"], agent_id_from = "user_name" }
     }
     presence = { enabled = true, heartbeat = { enabled = true, route_key = "beat" } }
   }
@@ -83,7 +88,7 @@ run "iam_identity_with_heartbeats" {
   }
 
   assert {
-    condition     = output.function_environment.connect.CONNECT_IAM_AGENT_ID_FROM == "user_name" && output.function_environment.connect.CONNECT_IAM_DASHBOARD_ROLES == "" && output.function_environment.connect.PRESENCE_TABLE == "remediation-disconnect-presence"
+    condition     = output.function_environment.connect.CONNECT_IAM_AGENT_ID_FROM == "user_name" && output.function_environment.connect.CONNECT_IAM_AGENT_ROLES == "arn:aws:iam::123456789012:user/agents/agent-7" && output.function_environment.connect.CONNECT_IAM_DASHBOARD_ROLES == "" && output.function_environment.connect.PRESENCE_TABLE == "remediation-disconnect-presence"
     error_message = "An empty role list is an empty string; presence settings reach $connect too."
   }
 }

@@ -8,6 +8,10 @@ mock_provider "aws" {
 variables {
   api_id  = "a1b2c3d4e5"
   runtime = "python3.8"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 run "keys_tracing_role_and_tags" {
@@ -21,8 +25,7 @@ run "keys_tracing_role_and_tags" {
     role_path                 = "/remediation/"
     role_permissions_boundary = "arn:aws:iam::123456789012:policy/boundary"
     tags                      = { Team = "platform", CostCenter = "42" }
-    memory_size               = 256
-    timeout                   = 6
+    functions                 = { disconnect = { memory_size = 256, timeout = 6 } }
     log_client_address        = true
   }
 
@@ -61,7 +64,7 @@ run "keys_tracing_role_and_tags" {
 
   assert {
     condition     = module.disconnect_function.configuration.memory_size == 256 && module.disconnect_function.configuration.timeout == 6 && module.sweeper_function[0].configuration.memory_size == 256
-    error_message = "memory_size/timeout size the disconnect function; the sweeper keeps its own (256 MB default)."
+    error_message = "functions.disconnect sizes the disconnect function; the sweeper keeps its own (256 MB default)."
   }
 
   assert {
@@ -72,6 +75,11 @@ run "keys_tracing_role_and_tags" {
   assert {
     condition     = output.function_environment.disconnect.LOG_CLIENT_ADDRESS == "true" && output.table_name == "rem-prod-connections" && output.sweeper_function_name == "rem-prod-sweeper"
     error_message = "Names derive from var.name; client address logging is opt-in."
+  }
+
+  assert {
+    condition     = output.metrics_namespace == "Remediation/rem-prod" && output.function_environment.disconnect.METRICS_NAMESPACE == "Remediation/rem-prod" && output.function_environment.sweeper.METRICS_NAMESPACE == "Remediation/rem-prod"
+    error_message = "The default metrics namespace is Remediation/<name>: two deployments in one account never mix their metrics."
   }
 }
 

@@ -12,6 +12,10 @@ variables {
   stage_name = "live"
   connect    = { enabled = true, authorizer_id = "abc123" }
   presence   = { enabled = true }
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 # The mocks give every table and queue the same ARN: the presence table's and the dead-letter queue's
@@ -119,7 +123,7 @@ run "checker_function_queue_mapping_and_schedule" {
       CONNECTIONS_TABLE               = "remediation-disconnect-connections"
       TTL_ATTRIBUTE                   = "expiresAt"
       CONNECTION_GRACE_SECONDS        = "300"
-      METRICS_NAMESPACE               = "Remediation/WebSocket"
+      METRICS_NAMESPACE               = "Remediation/remediation-disconnect"
       LOG_LEVEL                       = "INFO"
       PRESENCE_TABLE                  = "remediation-disconnect-presence"
       PRESENCE_QUEUE_URL              = "https://sqs.eu-west-1.amazonaws.com/123456789012/remediation-disconnect-presence"
@@ -187,7 +191,7 @@ run "announcer_stream_mapping_and_statements" {
       CONNECTIONS_TABLE        = "remediation-disconnect-connections"
       TTL_ATTRIBUTE            = "expiresAt"
       CONNECTION_GRACE_SECONDS = "300"
-      METRICS_NAMESPACE        = "Remediation/WebSocket"
+      METRICS_NAMESPACE        = "Remediation/remediation-disconnect"
       LOG_LEVEL                = "INFO"
       PRESENCE_TABLE           = "remediation-disconnect-presence"
       EVENT_BUS                = "arn:aws:events:eu-west-1:123456789012:event-bus/remediation-disconnect-agents"
@@ -504,9 +508,12 @@ run "sizing_names_and_schedule" {
       grace_seconds          = 0
       probe_interval_seconds = 30
       reconcile_minutes      = 5
-      checker                = { memory_size = 256, timeout = 60, reserved_concurrent_executions = 5 }
-      announcer              = { memory_size = 192, timeout = 20, parallelization_factor = 4, maximum_retry_attempts = 3 }
+      announcer              = { parallelization_factor = 4, maximum_retry_attempts = 3 }
       probe_endpoint         = "http://127.0.0.1:8123/live"
+    }
+    functions = {
+      presence = { memory_size = 256, timeout = 60, reserved_concurrent_executions = 5 }
+      events   = { memory_size = 192, timeout = 20 }
     }
   }
 
@@ -594,16 +601,16 @@ run "dashboard" {
     condition = [for widget in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : widget.properties.title] == [
       "Disconnects by client type", "Active connections (each complete sweep)", "Stale connections removed by the sweeper",
       "Connection duration (seconds, p50 / p90)", "Agents online (reconciler census)", "Presence transitions by reason",
-      "Reconnects within grace (no event)", "Liveness: probes, gone connections, heartbeat timeouts", "Errors",
-      "Agents that went online or offline (latest 50)",
+      "Reconnects within grace (no event)", "Liveness: probes, gone connections, heartbeat timeouts", "Refused $connect by reason",
+      "Errors", "Agents that went online or offline (latest 50)",
     ]
-    error_message = "With presence the dashboard adds agents online, transitions by reason, reconnects within grace, liveness/heartbeat timeouts and a log table."
+    error_message = "With presence the dashboard adds agents online, transitions by reason, reconnects within grace, liveness/heartbeat timeouts and a log table (and, for the $connect writer presence needs, refusals by reason)."
   }
 
   assert {
     condition = contains(
       one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Presence transitions by reason"]).properties.metrics,
-      ["Remediation/WebSocket", "AgentWentOffline", "Reason", "heartbeat_timeout"]
+      ["Remediation/remediation-disconnect", "AgentWentOffline", "Reason", "heartbeat_timeout"]
       ) && contains(
       one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.properties.title == "Errors"]).properties.metrics,
       ["AWS/Lambda", "Errors", "FunctionName", "remediation-disconnect-events"]
@@ -612,8 +619,8 @@ run "dashboard" {
   }
 
   assert {
-    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.type == "log"]).y == 18 && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "/aws/lambda/remediation-disconnect-presence")
-    error_message = "The log table sits below the nine metric widgets and reads the checker's log group too."
+    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.type == "log"]).y == 24 && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "/aws/lambda/remediation-disconnect-presence")
+    error_message = "The log table sits below the ten metric widgets (four rows) and reads the checker's log group too."
   }
 }
 

@@ -7,6 +7,10 @@ mock_provider "aws" {
 variables {
   api_id  = "a1b2c3d4e5"
   runtime = "python3.8"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 run "disabled" {
@@ -27,7 +31,8 @@ run "disabled" {
 
 run "every_minute" {
   variables {
-    sweeper = { rate_minutes = 1, timeout = 50 }
+    sweeper   = { rate_minutes = 1 }
+    functions = { sweeper = { timeout = 50 } }
   }
 
   assert {
@@ -50,9 +55,8 @@ run "probing_scoped_to_the_stage" {
       probe_concurrency     = 4
       scan_segments         = 8
       max_items_per_run     = 20000
-      memory_size           = 512
-      timeout               = 240
     }
+    functions = { sweeper = { memory_size = 512, timeout = 240 } }
   }
 
   assert {
@@ -100,4 +104,30 @@ run "probing_needs_a_stage" {
   }
 
   expect_failures = [aws_cloudwatch_event_rule.sweeper]
+}
+
+# A run must end before the next one starts: functions.sweeper.timeout against sweeper.rate_minutes,
+# two inputs, hence a precondition (variable validations see other variables only from Terraform 1.9).
+run "timeout_longer_than_the_period" {
+  command = plan
+
+  variables {
+    sweeper   = { rate_minutes = 1 }
+    functions = { sweeper = { timeout = 60 } }
+  }
+
+  expect_failures = [aws_cloudwatch_event_rule.sweeper]
+}
+
+run "timeout_within_the_period_by_default" {
+  command = plan
+
+  variables {
+    sweeper = { rate_minutes = 3 }
+  }
+
+  assert {
+    condition     = module.sweeper_function[0].configuration.timeout == 120 && aws_cloudwatch_event_rule.sweeper[0].schedule_expression == "rate(3 minutes)"
+    error_message = "The default 120 s timeout fits a 3-minute schedule."
+  }
 }

@@ -8,6 +8,10 @@ mock_provider "aws" {
 variables {
   api_id  = "a1b2c3d4e5"
   runtime = "python3.8"
+
+  # With alarm_actions, as a real stack has: alarms notifying nobody fail check alarms_notify_someone,
+  # a warning on plan but a failed run in terraform test (defaults.tftest.hcl expects it).
+  alarms = { alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }
 }
 
 run "name_with_spaces" {
@@ -154,30 +158,30 @@ run "memory_too_small" {
   command = plan
 
   variables {
-    memory_size = 64
+    functions = { disconnect = { memory_size = 64 } }
   }
 
-  expect_failures = [var.memory_size]
+  expect_failures = [var.functions]
 }
 
 run "timeout_too_long" {
   command = plan
 
   variables {
-    timeout = 901
+    functions = { disconnect = { timeout = 901 } }
   }
 
-  expect_failures = [var.timeout]
+  expect_failures = [var.functions]
 }
 
 run "reserved_concurrency_below_minus_one" {
   command = plan
 
   variables {
-    reserved_concurrent_executions = -2
+    functions = { disconnect = { reserved_concurrent_executions = -2 } }
   }
 
-  expect_failures = [var.reserved_concurrent_executions]
+  expect_failures = [var.functions]
 }
 
 run "tracing_mode_unknown" {
@@ -290,24 +294,14 @@ run "sweeper_segments_zero" {
   expect_failures = [var.sweeper]
 }
 
-run "sweeper_timeout_longer_than_period" {
-  command = plan
-
-  variables {
-    sweeper = { rate_minutes = 1, timeout = 120 }
-  }
-
-  expect_failures = [var.sweeper]
-}
-
 run "sweeper_reserved_concurrency_below_minus_one" {
   command = plan
 
   variables {
-    sweeper = { reserved_concurrent_executions = -5 }
+    functions = { sweeper = { reserved_concurrent_executions = -5 } }
   }
 
-  expect_failures = [var.sweeper]
+  expect_failures = [var.functions]
 }
 
 run "namespace_reserved" {
@@ -540,34 +534,34 @@ run "presence_probe_endpoint_plain_http" {
   expect_failures = [var.presence]
 }
 
-run "presence_checker_timeout_too_long" {
+run "checker_timeout_too_long" {
   command = plan
 
   variables {
-    presence = { checker = { timeout = 901 } }
+    functions = { presence = { timeout = 901 } }
   }
 
-  expect_failures = [var.presence]
+  expect_failures = [var.functions]
 }
 
-run "presence_announcer_memory_too_small" {
+run "announcer_memory_too_small" {
   command = plan
 
   variables {
-    presence = { announcer = { memory_size = 64 } }
+    functions = { events = { memory_size = 64 } }
   }
 
-  expect_failures = [var.presence]
+  expect_failures = [var.functions]
 }
 
-run "presence_checker_reserved_concurrency_zero" {
+run "checker_reserved_concurrency_zero" {
   command = plan
 
   variables {
-    presence = { checker = { reserved_concurrent_executions = 0 } }
+    functions = { presence = { reserved_concurrent_executions = 0 } }
   }
 
-  expect_failures = [var.presence]
+  expect_failures = [var.functions]
 }
 
 run "presence_parallelization_beyond_ten" {
@@ -685,6 +679,26 @@ run "iam_roles_beyond_the_environment_limit" {
 
   variables {
     connect = { enabled = true, identity = "iam", iam = { agent_role_arns = [for i in range(40) : "arn:aws:iam::123456789012:role/remediation-agents-of-fleet-number-${i}"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_agent_users_named_after_their_role" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:user/agent-7"] } }
+  }
+
+  expect_failures = [var.connect]
+}
+
+run "iam_agent_roles_with_user_name" {
+  command = plan
+
+  variables {
+    connect = { enabled = true, identity = "iam", iam = { agent_role_arns = ["arn:aws:iam::123456789012:role/agents"], agent_id_from = "user_name" } }
   }
 
   expect_failures = [var.connect]

@@ -70,4 +70,8 @@ module "remediation_disconnect" {
   api_id       = aws_apigatewayv2_api.remediation.id
   create_table = false
   table_name   = aws_dynamodb_table.connections.name
+
+  # Alarms are on by default. Without alarm_actions they notify nobody, and every plan says so (a
+  # warning): give them your on-call topic, alarms = { alarm_actions = [<SNS topic ARN>] }, as
+  # examples/complete does, or turn them off with alarms = { enabled = false }.
 }

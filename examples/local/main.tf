@@ -133,6 +133,9 @@ module "remediation_disconnect" {
   # Terraform's back to prove it).
   detect_code_drift = true
 
+  # Alarms stay on (the default), so the demo shows them, but notify nobody: on an emulator there is
+  # no on-call. Every plan warns about that (check alarms_notify_someone); a real stack sets
+  # alarms = { alarm_actions = [<SNS topic ARN>] } (examples/complete).
   create_dashboard = true
   tags             = { Example = "local", Purpose = "demo" }
 }

@@ -43,7 +43,11 @@ def test_module_and_examples_exist_in_6_69_1(schema: Schema, directory: Path) ->
         pytest.skip(f"{directory.relative_to(REPO)} has no .tf files yet")
     report = check_dirs_report(schema, [directory])
     assert report.problems == [], describe(report.problems)
-    assert report.objects + report.providers > 0
+    # A module without resources, data sources or providers (modules/settings only converts inputs)
+    # has nothing to check; any other module must have had something checked.
+    lines = [line for f in tf_files(directory) for line in f.read_text().splitlines()]
+    declares = any(line.startswith(("resource ", "data ", "provider ")) for line in lines)
+    assert report.objects + report.providers > 0 or not declares
 
 
 def test_cli_passes_on_the_module(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ settings' errors (each names the variable)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 import pytest
@@ -395,3 +396,13 @@ def test_bad_authorizer_keys_name_the_variable(env: Dict[str, str], named: str) 
 def test_authorizer_keys_accept_their_whole_alphabet() -> None:
     key = "Az09_.:-" + "k" * 120
     assert claims.load({"CONNECT_CLIENT_TYPE_KEY": key}).client_type_key == key
+
+
+def test_dashboard_charts_every_refusal_reason() -> None:
+    """RefusedConnects is published only with its Reason dimension, and CloudWatch charts a metric by its
+    exact dimensions: the dashboard's widget (monitoring.tf, local.refused_reasons) needs one line per
+    reason, so its list must be REASONS."""
+    monitoring = (Path(__file__).resolve().parents[2] / "monitoring.tf").read_text()
+    listed = re.search(r"^\s*refused_reasons\s*=\s*\[([^\]]*)\]", monitoring, re.MULTILINE)
+    assert listed is not None, "monitoring.tf has no local refused_reasons"
+    assert tuple(re.findall(r'"([a-z_]+)"', listed.group(1))) == identity.REASONS
