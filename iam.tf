@@ -47,7 +47,7 @@ locals {
   ]
 
   # $connect, $disconnect and the sweeper make presence transitions (UpdateItem); an item another
-  # writer left invalid is repaired with one conditional PutItem (see README, "Agent presence").
+  # writer left invalid is repaired with one conditional PutItem (see docs/presence.md).
   presence_write_statements = local.presence_enabled ? [{
     sid        = "TrackAgentPresence"
     actions    = ["dynamodb:PutItem", "dynamodb:UpdateItem"]

@@ -24,7 +24,7 @@ output "role_arn" {
 }
 
 output "log_group_name" {
-  description = "Log group of the $disconnect function: one JSON line per disconnect (see README, \"Logs\")."
+  description = "Log group of the $disconnect function: one JSON line per disconnect (see docs/operations.md, \"Logs, metrics, alarms\")."
   value       = module.disconnect_function.log_group_name
 }
 
@@ -176,7 +176,7 @@ output "agent_policy_json" {
 }
 
 output "presence_table_name" {
-  description = "Name of the presence table (one item per agent, see README \"Agent presence\"), or null when presence is disabled."
+  description = "Name of the presence table (one item per agent, see docs/presence.md), or null when presence is disabled."
   value       = one(aws_dynamodb_table.presence[*].name)
 }
 

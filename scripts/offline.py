@@ -166,7 +166,7 @@ def connection_item(
     connected_at_ms: Optional[int] = None,
     grace_seconds: int = GRACE_SECONDS,
 ) -> Dict[str, Dict[str, str]]:
-    """The item a `$connect` handler writes (see README, "The connection item contract")."""
+    """The item a `$connect` handler writes (see docs/identity.md, "The connection item contract")."""
     connected = now_ms() if connected_at_ms is None else connected_at_ms
     item = {
         "connectionId": {"S": cid},

@@ -1,5 +1,5 @@
 """A reference agent client for the Remediation WebSocket API: the client contract of the module's
-README ("The client contract"), with `websockets` and `botocore` only. Copy this folder."""
+docs/client-contract.md, with `websockets` and `botocore` only. Copy this folder."""
 
 from remediation_agent.background import BackgroundAgent
 from remediation_agent.client import AgentClient, ClientConfig, LinkRecord

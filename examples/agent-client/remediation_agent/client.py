@@ -1,4 +1,4 @@
-"""The agent's side of the client contract (README, "The client contract"), on asyncio.
+"""The agent's side of the client contract (docs/client-contract.md), on asyncio.
 
 `AgentClient(url_source, config).run()` keeps one connection open until `stop()`:
 - every `heartbeat_interval` (±10 %) it sends `{"action": "<heartbeat route key>"}` as a data frame:

@@ -94,7 +94,7 @@ def _code(error: Exception) -> str:
 
 
 def detail(new: Mapping[str, Any], old: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The event detail of a transition, from the stream record's images (README, "Agent presence")."""
+    """The event detail of a transition, from the stream record's images (docs/presence.md)."""
     agent_id, state = str(new[AGENT_ID]["S"]), str(new[STATE]["S"])
     sequence, reason = integer(new, SEQUENCE), str(new[REASON]["S"])
     stored = plain(new.get(EVENT))

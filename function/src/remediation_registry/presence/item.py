@@ -4,7 +4,7 @@ One item per agent in the presence table (partition key agentId):
 
   state      S   "online" | "offline"
   sequence   N   announced transitions so far: +1 per transition, first online = 1; only grows
-  since      N   epoch ms: when the current state began (see README, "Agent presence")
+  since      N   epoch ms: when the current state began (see docs/presence.md)
   reason     S   online: "connected"; offline: one of OFFLINE_REASONS
   connections SS live connection ids (absent when none: DynamoDB has no empty sets)
   pending    M   only while a grace window is open: {token S, deadline N, reason S, since N, event M}

@@ -1,4 +1,4 @@
-"""The presence transitions (README, "Agent presence"; design spec section 2) over the low-level client.
+"""The presence transitions (docs/presence.md) over the low-level client.
 
 Every transition online <-> offline is ONE conditional UpdateItem: whoever's write succeeds made it,
 and the table's stream carries it once (the announcer publishes it). Every write names its attributes
