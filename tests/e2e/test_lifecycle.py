@@ -286,43 +286,6 @@ def test_presence_infrastructure_as_applied(local_stack: Dict[str, Any]) -> None
     assert alarms[f"{out['events_function_name']}-iterator-age"]["MetricName"] == "IteratorAge"
 
 
-def test_iam_identity_variant_applies_converges_and_destroys(tmp_path: Path) -> None:
-    """examples/local with connect_identity = "iam": the route is AWS_IAM, the agent and Dashboard roles
-    exist with exactly the module's agent policy, the $connect function knows them."""
-    tree = copy_tree(tmp_path / "tree")
-    with moto_server(tmp_path / "moto.log") as endpoint:
-        variables = {"aws_endpoint": endpoint, "connect_identity": "iam", "name": "remediation-signed"}
-        terraform = Terraform(tree / "examples" / "local", variables)
-        terraform.init()
-        try:
-            terraform.apply()
-            out = terraform.outputs()
-            assert terraform.plan_exit_code().returncode == 0, terraform.transcript[-1]
-            api = client("apigatewayv2", endpoint)
-            routes = {route["RouteKey"]: route for route in api.get_routes(ApiId=out["api_id"])["Items"]}
-            assert routes["$connect"]["AuthorizationType"] == "AWS_IAM"
-            assert out["connect_identity"] == {"source": "iam", "authorization_type": "AWS_IAM"}
-            iam = client("iam", endpoint)
-            for role_arn in (out["agent_role_arn"], out["dashboard_role_arn"]):
-                role = role_arn.rsplit("/", 1)[1]
-                [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
-                document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-                document = json.loads(document) if isinstance(document, str) else document
-                assert document == json.loads(out["agent_policy_json"])
-            [statement] = json.loads(out["agent_policy_json"])["Statement"]
-            assert statement["Resource"] == [
-                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/$connect",
-                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/heartbeat",
-            ]
-            env = out["function_environment"]["connect"]
-            assert env["CONNECT_IDENTITY_SOURCE"] == "iam"
-            assert env["CONNECT_IAM_AGENT_ROLES"] == out["agent_role_arn"]
-            assert env["CONNECT_IAM_DASHBOARD_ROLES"] == out["dashboard_role_arn"]
-        finally:
-            terraform.destroy()
-        assert resources_left(endpoint, "remediation-signed") == []
-
-
 def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any]) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     manifest = json.loads((ROOT / "function" / "dist" / "manifest.json").read_text())
