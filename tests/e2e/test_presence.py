@@ -20,7 +20,7 @@ import websockets.exceptions
 import websockets.sync.client
 from botocore.credentials import Credentials
 
-from scripts.agents import Agent
+from scripts.agents import Agent, Midpoint
 from scripts.observe import OFFLINE, ONLINE, invocation_logs, messages, metric, wait_until
 from scripts.offline import REGION, client
 from scripts.sigv4_presign import presign
@@ -28,7 +28,6 @@ from tests.e2e.test_lifecycle import ACCOUNT, resources_left
 from tests.support.signed_stack import (
     LIFETIME,
     NAME,
-    Midpoint,
     SignedStack,
     delete_role,
     role_with_policy,

@@ -117,14 +117,6 @@ def signed_stack(workdir: Path) -> Iterator[SignedStack]:
                 terraform.destroy()
 
 
-class Midpoint(random.Random):
-    """Jitter without chance, for a test whose order of events must not depend on a draw: every
-    uniform(a, b) is (a + b) / 2 (heartbeats exactly every interval, the first retry after 0.25 s)."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return (a + b) / 2
-
-
 def role_with_policy(endpoint: str, name: str, policy: Optional[str]) -> str:
     """A role outside the stack's lists (moto IAM), with `policy` (JSON) inline if given; its ARN."""
     iam = client("iam", endpoint)
