@@ -131,8 +131,9 @@ def sweep(stack: Stack) -> None:
         raise RuntimeError(f"sweeper failed: {run.error}")
     summary = run.payload
     say(
-        f"  examined {summary['examined']} item(s), probed {summary['probed']}, removed {summary['removedExpired']}"
-        f" expired + {summary['removedGone']} gone: the live ones are alive, the checker already removed the dead"
+        f"  examined {summary['examined']} item(s), probed {summary['probed']} connection(s),"
+        f" removed {summary['removedExpired']} expired + {summary['removedGone']} gone:"
+        " the live ones are alive, the checker already removed the dead"
     )
     report = run.report
     say(
