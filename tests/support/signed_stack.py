@@ -25,6 +25,9 @@ from tests.support.servers import free_port, moto_server
 NAME = "remediation-presence"
 LIFETIME = 8.0  # seconds: API Gateway's 2-hour limit, scaled down
 RENEW_AFTER = 5.0  # seconds: the client's 1 h 55 min, scaled down
+# seconds the gateway waits for the close handshake a silent host never answers (websockets' default 10 s;
+# API Gateway's wait is not documented), scaled down as in `make demo`
+CLOSE_TIMEOUT = 2.0
 
 
 @dataclasses.dataclass
@@ -104,7 +107,12 @@ def signed_stack(workdir: Path) -> Iterator[SignedStack]:
             closer = ExitStack()
             live = closer.enter_context(
                 live_stack(
-                    outputs, endpoint, connections_port=port, workdir=workdir / "functions", max_lifetime=LIFETIME
+                    outputs,
+                    endpoint,
+                    connections_port=port,
+                    workdir=workdir / "functions",
+                    max_lifetime=LIFETIME,
+                    close_timeout=CLOSE_TIMEOUT,
                 )
             )
             stack = SignedStack(endpoint, terraform, outputs, live, Events(live), Settings.of(outputs), [], closer)
