@@ -51,6 +51,14 @@ __all__ = ["Agent", "ClientConfig", "LinkRecord", "start_agent", "user_agent"]
 UNREACHABLE = "ws://127.0.0.1:1/live"  # nothing listens on port 1: the connection is refused
 
 
+class Midpoint(random.Random):
+    """Jitter without chance, for a story whose order of events must not depend on a draw: every
+    uniform(a, b) is (a + b) / 2 (heartbeats exactly every interval, the first retry after 0.25 s)."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return (a + b) / 2
+
+
 def user_agent(name: str) -> str:
     return f"remediation-agent-client/1.0 ({name})"
 

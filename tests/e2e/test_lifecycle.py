@@ -27,6 +27,7 @@ import websockets.sync.client
 
 from scripts.lambda_rie import LambdaRuntime, RuntimeSetupError
 from scripts.live_stack import Refused, Stack, cut, live_stack
+from scripts.observe import OFFLINE, ONLINE, Events
 from scripts.offline import (
     PACKAGE_ZIPS,
     REGION,
@@ -35,7 +36,6 @@ from scripts.offline import (
     client,
     copy_tree,
     deployed_function,
-    drain_queue,
     scan_table,
 )
 from scripts.ws_events import Routes
@@ -286,43 +286,6 @@ def test_presence_infrastructure_as_applied(local_stack: Dict[str, Any]) -> None
     assert alarms[f"{out['events_function_name']}-iterator-age"]["MetricName"] == "IteratorAge"
 
 
-def test_iam_identity_variant_applies_converges_and_destroys(tmp_path: Path) -> None:
-    """examples/local with connect_identity = "iam": the route is AWS_IAM, the agent and Dashboard roles
-    exist with exactly the module's agent policy, the $connect function knows them."""
-    tree = copy_tree(tmp_path / "tree")
-    with moto_server(tmp_path / "moto.log") as endpoint:
-        variables = {"aws_endpoint": endpoint, "connect_identity": "iam", "name": "remediation-signed"}
-        terraform = Terraform(tree / "examples" / "local", variables)
-        terraform.init()
-        try:
-            terraform.apply()
-            out = terraform.outputs()
-            assert terraform.plan_exit_code().returncode == 0, terraform.transcript[-1]
-            api = client("apigatewayv2", endpoint)
-            routes = {route["RouteKey"]: route for route in api.get_routes(ApiId=out["api_id"])["Items"]}
-            assert routes["$connect"]["AuthorizationType"] == "AWS_IAM"
-            assert out["connect_identity"] == {"source": "iam", "authorization_type": "AWS_IAM"}
-            iam = client("iam", endpoint)
-            for role_arn in (out["agent_role_arn"], out["dashboard_role_arn"]):
-                role = role_arn.rsplit("/", 1)[1]
-                [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
-                document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-                document = json.loads(document) if isinstance(document, str) else document
-                assert document == json.loads(out["agent_policy_json"])
-            [statement] = json.loads(out["agent_policy_json"])["Statement"]
-            assert statement["Resource"] == [
-                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/$connect",
-                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{out['api_id']}/live/heartbeat",
-            ]
-            env = out["function_environment"]["connect"]
-            assert env["CONNECT_IDENTITY_SOURCE"] == "iam"
-            assert env["CONNECT_IAM_AGENT_ROLES"] == out["agent_role_arn"]
-            assert env["CONNECT_IAM_DASHBOARD_ROLES"] == out["dashboard_role_arn"]
-        finally:
-            terraform.destroy()
-        assert resources_left(endpoint, "remediation-signed") == []
-
-
 def test_deployed_functions_run_the_committed_package(local_stack: Dict[str, Any]) -> None:
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     manifest = json.loads((ROOT / "function" / "dist" / "manifest.json").read_text())
@@ -414,13 +377,44 @@ def test_connect_without_identity_rejects_the_handshake_and_writes_nothing(
     assert after == before
 
 
-def test_closes_reach_disconnect_with_the_real_close_code(local_stack: Dict[str, Any], live: Stack) -> None:
+def _heartbeats(ws: Any, every: float = 0.5) -> threading.Thread:
+    """Send the contract's heartbeat data frame every `every` seconds until the connection closes (the
+    stack's heartbeat check closes a connection silent for longer than its timeout: 3 s here)."""
+
+    def beat() -> None:
+        try:
+            while True:
+                ws.send('{"action":"heartbeat"}')
+                time.sleep(every)
+        except websockets.exceptions.ConnectionClosed:
+            return
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="module")
+def events(live: Stack) -> Events:
+    """The agent events the stack published (its queue, consumed and kept), by agent."""
+    return Events(live)
+
+
+def test_closes_reach_disconnect_with_the_real_close_code(
+    local_stack: Dict[str, Any], live: Stack, events: Events
+) -> None:
+    """Each close reaches `$disconnect` with its real code; an agent's last close opens a grace window
+    (no event yet); once it has passed, the announcer publishes one offline event whose reason follows the
+    close code; a dashboard has no presence."""
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    grace = float(out["function_environment"]["presence"]["PRESENCE_GRACE_SECONDS"])
     normal, normal_id = _open(live, clientType="agent", agentId="agent-e2e-normal")
     lost, lost_id = _open(live, clientType="agent", agentId="agent-e2e-lost")
     dashboard, dashboard_id = _open(live, clientType="dashboard")
-    drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=0)
+    for agent in ("agent-e2e-normal", "agent-e2e-lost"):
+        assert events.wait_for(agent, ONLINE)["detail"]["sequence"] == 1
 
+    closed_at = time.time()
     normal.close(1000, "agent shutting down")
     cut(lost)
     dashboard.close(4001, "custom code")
@@ -436,18 +430,43 @@ def test_closes_reach_disconnect_with_the_real_close_code(local_stack: Dict[str,
         assert record.invocation.payload == {"statusCode": 200, "body": "disconnected"}
         line = _log(record.invocation, "connection removed")
         assert (line["disconnectStatusCode"], line["abnormal"]) == (code, code not in (1000, 1001, 1005))
+        # the agents' last connection: a grace window opens; a dashboard is not tracked
+        assert line.get("presence") == (None if cid == dashboard_id else "grace")
     remaining = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
     assert remaining.isdisjoint(expected)
-    events = drain_queue(out["agent_events_queue_url"], endpoint)
-    details = sorted((e["detail"]["agentId"], e["detail"]["disconnectStatusCode"]) for e in events)
-    assert details == [("agent-e2e-lost", 1006), ("agent-e2e-normal", 1000)]
+
+    for agent, cid, code, reason, abnormal in (
+        ("agent-e2e-normal", normal_id, 1000, "client_closed", False),
+        ("agent-e2e-lost", lost_id, 1006, "connection_lost", True),
+    ):
+        event = events.wait_for(agent, OFFLINE, timeout=30)
+        detail = event["detail"]
+        assert time.time() - closed_at >= grace  # not before the grace window has passed
+        assert (detail["state"], detail["reason"], detail["abnormal"], detail["sequence"]) == (
+            "offline",
+            reason,
+            abnormal,
+            2,
+        )
+        assert (detail["connectionId"], detail["disconnectStatusCode"], detail["eventId"]) == (cid, code, f"{agent}/2")
+        assert detail["previous"]["state"] == "online"
+        item = live.presence()[agent]
+        assert (item["state"], item["reason"], item["sequence"], "connections" in item) == ("offline", reason, 2, False)
+    assert [e["detail-type"] for e in events.of("agent-e2e-normal")] == [ONLINE, OFFLINE]
+    assert [e["detail-type"] for e in events.of("agent-e2e-lost")] == [ONLINE, OFFLINE]
 
 
-def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(local_stack: Dict[str, Any], live: Stack) -> None:
+def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(
+    local_stack: Dict[str, Any], live: Stack, events: Events
+) -> None:
+    """The gateway drops a `$disconnect` (injected; API Gateway delivers it best-effort): the scheduled
+    sweeper's @connections probe finds the connection gone, removes it and takes its agent offline
+    (reason gone) at once; the checker's own probe of that connection, later, finds nothing left to do."""
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     alive, alive_id = _open(live, clientType="agent", agentId="agent-e2e-alive")
+    _heartbeats(alive)
     dropped, dropped_id = _open(live, clientType="agent", agentId="agent-e2e-dropped")
-    drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=0)
+    events.wait_for("agent-e2e-dropped", ONLINE)
     live.gateway.drop_disconnect.add(dropped_id)
     dropped.close(1000, "bye")
     assert live.gateway.wait_closed(dropped_id).note == "dropped"
@@ -455,36 +474,56 @@ def test_dropped_disconnect_is_found_gone_by_the_sweeper_probe(local_stack: Dict
 
     sweep = live.sweep()
     assert sweep.error is None, sweep.error
-    assert sweep.payload["removedGone"] == 1
     assert sweep.payload["probeErrors"] == 0
     assert sweep.report["Memory Size"] == "256 MB"
     # The deployed sweeper's probe endpoint is the gateway's @connections: it asked about both.
-    assert live.gateway.connections_api.count("GET", dropped_id) == 1
-    assert live.gateway.connections_api.count("GET", alive_id) == 1
+    assert live.gateway.connections_api.count("GET", dropped_id) >= 1
+    assert live.gateway.connections_api.count("GET", alive_id) >= 1
     ids = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
     assert dropped_id not in ids
     assert alive_id in ids
-    [event] = drain_queue(out["agent_events_queue_url"], endpoint)
-    assert (event["detail"]["agentId"], event["detail"]["reason"]) == ("agent-e2e-dropped", "gone")
+    # Whichever probe found it first (the sweeper's, normally; the checker's comes heartbeat timeout +
+    # 1 s after the connect) removed it and made the one transition.
+    assert sweep.payload["removedGone"] + sweep.payload["alreadyRemoved"] <= 1
+    detail = events.wait_for("agent-e2e-dropped", OFFLINE)["detail"]
+    assert (detail["reason"], detail["abnormal"], detail["sequence"], detail["connectionId"]) == (
+        "gone",
+        True,
+        2,
+        dropped_id,
+    )
+    time.sleep(2)  # the checker's probe of the dropped connection (due 4 s after its connect) has run
+    assert [e["detail-type"] for e in events.of("agent-e2e-dropped")] == [ONLINE, OFFLINE]
+    assert [e["detail-type"] for e in events.of("agent-e2e-alive")] == [ONLINE]
     alive.close()
     live.gateway.wait_closed(alive_id)
 
 
-def test_reconnect_before_the_late_disconnect_keeps_the_agent_online(local_stack: Dict[str, Any], live: Stack) -> None:
+def test_reconnect_before_the_late_disconnect_keeps_the_agent_online(
+    local_stack: Dict[str, Any], live: Stack, events: Events
+) -> None:
+    """The agent is back on a new connection before API Gateway delivers the old one's `$disconnect`:
+    that late `$disconnect` removes only the old connection; the agent never went offline, no event."""
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
+    grace = float(out["function_environment"]["presence"]["PRESENCE_GRACE_SECONDS"])
     first, first_id = _open(live, clientType="agent", agentId="agent-e2e-roaming")
-    drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=0)
+    _heartbeats(first)
+    events.wait_for("agent-e2e-roaming", ONLINE)
     live.gateway.hold_disconnect.add(first_id)
     cut(first)
     assert live.gateway.wait_closed(first_id).note == "held"
     second, second_id = _open(live, clientType="agent", agentId="agent-e2e-roaming")
+    _heartbeats(second)
     late = live.gateway.release_disconnect(first_id)
     assert late.event["requestContext"]["disconnectStatusCode"] == 1006
-    assert _log(late.invocation, "connection removed")["agentOffline"] is False
+    assert _log(late.invocation, "connection removed")["presence"] == "still_online"
     ids = {item["connectionId"] for item in scan_table(out["table_name"], endpoint)}
     assert second_id in ids
     assert first_id not in ids
-    assert drain_queue(out["agent_events_queue_url"], endpoint, wait_seconds=1) == []
+    time.sleep(grace + 1)  # an offline would be announced by now
+    item = live.presence()["agent-e2e-roaming"]
+    assert (item["state"], item["sequence"], item["connections"]) == ("online", 1, [second_id])
+    assert [e["detail-type"] for e in events.of("agent-e2e-roaming")] == [ONLINE]
     second.close()
     live.gateway.wait_closed(second_id)
 
@@ -602,7 +641,9 @@ def handler(event, context):
 def test_identity_from_a_request_authorizer_wins_over_the_query_string(
     local_stack: Dict[str, Any], live: Stack, tmp_path: Path
 ) -> None:
-    """examples/complete's shape: $connect behind a Lambda REQUEST authorizer, run by AWS's runtime too."""
+    """examples/complete's shape: $connect behind a Lambda REQUEST authorizer, run by AWS's runtime too.
+    Identity has one source per deployment: the deployed `$connect` function runs with the environment
+    `connect.identity = "authorizer"` gives it (examples/local's reads the query string)."""
     endpoint, out = local_stack["endpoint"], local_stack["outputs"]
     authz_zip = tmp_path / "authz.zip"
     with zipfile.ZipFile(authz_zip, "w") as archive:
@@ -637,10 +678,18 @@ def test_identity_from_a_request_authorizer_wins_over_the_query_string(
         extra = {"AuthorizationType": "CUSTOM", "AuthorizerId": authorizer_id} if key == "$connect" else {}
         api.create_route(ApiId=api_id, RouteKey=key, Target=f"integrations/{integration['IntegrationId']}", **extra)
 
-    with LambdaRuntime("authz-e2e", endpoint, tmp_path, zip_path=authz_zip) as authz:
+    connect_dir = tmp_path / "connect"
+    connect_dir.mkdir()
+    with LambdaRuntime("authz-e2e", endpoint, tmp_path, zip_path=authz_zip) as authz, LambdaRuntime(
+        out["connect_function_name"], endpoint, connect_dir, env_overrides={"CONNECT_IDENTITY_SOURCE": "authorizer"}
+    ) as connect_function:
 
         def invoke(name: str, event: Dict[str, Any]) -> Any:
-            return authz.invoke(event) if name == "authz-e2e" else live.invoke(name, event)
+            if name == "authz-e2e":
+                return authz.invoke(event)
+            if name == out["connect_function_name"]:
+                return connect_function.invoke(event)
+            return live.invoke(name, event)
 
         gateway = Gateway(Routes.load(api_id, endpoint), "live", invoke).start()
         try:

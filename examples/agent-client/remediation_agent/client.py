@@ -17,6 +17,7 @@ Every step is one JSON log line (logs.py); `links` keeps what happened to each c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -118,9 +119,13 @@ class AgentClient:
     # --- public -------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask `run()` to close the connection with 1000 and return (thread-safe)."""
-        if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
+        """Ask `run()` to close the connection with 1000 and return (thread-safe; a no-op once it returned)."""
+        loop, stop = self.loop, self._stop
+        if loop is None or stop is None:
+            return
+        # RuntimeError: the loop is closed, run() has returned and there is nothing left to stop.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(stop.set)
 
     async def wait_connected(self) -> None:
         while self._connected is None:

@@ -234,3 +234,17 @@ def test_stop_during_a_backoff_returns_without_connecting() -> None:
     assert client.links == []
     assert server.connections == []
     assert logs.messages()[-1] == "stopped"
+
+
+def test_stop_after_run_returned_is_a_no_op() -> None:
+    """stop() may race the end of run() (another thread stops a client that is finishing): once run()
+    has returned and its loop is closed, stop() does nothing and raises nothing."""
+
+    async def story(server: Server, client: AgentClient, logs: Logs) -> None:
+        await until(lambda: bool(client.links))
+
+    _, client, logs = scenario(story)
+    assert client.loop is not None
+    assert client.loop.is_closed()
+    client.stop()
+    assert logs.messages()[-1] == "stopped"
