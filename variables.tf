@@ -263,10 +263,8 @@ variable "functions" {
       - memory_size (number, default 128)
       - timeout (number, default 30)
       - reserved_concurrent_executions (number, default -1)
-    In every function: memory_size in MB, a whole number 128-10240; timeout in seconds, a whole number
-    3-900 unless said otherwise above; reserved_concurrent_executions -1 (unreserved) or a whole number
-    >= 1, which keeps that much of the account's concurrency for the function (0, which would throttle
-    every invocation, is refused).
+    Everywhere: memory_size in MB, 128-10240; timeout in seconds, 3-900 unless said above;
+    reserved_concurrent_executions -1 (unreserved) or >= 1 (0, which throttles every call, is refused).
   EOT
   type        = any # an object: see "Object inputs" at the top of this file
   default     = {}
@@ -443,14 +441,12 @@ variable "role_permissions_boundary" {
 
 variable "sweeper" {
   description = <<-EOT
-    The sweeper `<name>-sweeper` removes connections whose $disconnect never arrived (API Gateway
-    delivers it only best-effort). Every rate_minutes it scans the table and deletes items past their
-    TTL or older than 2 hours + connection_grace_seconds; with probe_connections it also asks the API's
-    @connections endpoint about items older than probe_min_age_seconds and deletes those reported gone
-    (requires stage_name). max_items_per_run and the function's timeout (functions.sweeper) bound each
-    run; each run continues the pass where the previous one stopped (a saved position), so every item
-    is examined at least once every ceil(items / max_items_per_run) runs. scan_segments > 1 scans a
-    pass's segments concurrently within a run.
+    The sweeper `<name>-sweeper` removes connections whose $disconnect never arrived: every rate_minutes
+    it deletes items past their TTL or older than 2 hours + connection_grace_seconds, and with
+    probe_connections those older than probe_min_age_seconds that @connections reports gone (requires
+    stage_name). A run examines at most max_items_per_run items and continues where the last one stopped,
+    so each item is examined at least once every ceil(items / max_items_per_run) runs; scan_segments > 1
+    scans segments concurrently.
     An object; unknown attribute names are refused:
     - enabled (bool, default true)
     - rate_minutes (number, default 5): a whole number of minutes, 1-1440; longer than functions.sweeper.timeout
@@ -792,22 +788,16 @@ variable "connect" {
 
 variable "presence" {
   description = <<-EOT
-    Agent presence: one item per agent in a presence table, whose every online <-> offline transition
-    is one conditional write and is announced once, in order, on EventBridge (detail-types "Remediation
-    Agent Online" / "Remediation Agent Offline", source events.source) by the announcer `<name>-events`
-    reading the table's stream. Requires connect.enabled (the $connect writer brings agents online) and
-    stage_name (liveness probes call the stage's @connections endpoint). See docs/presence.md.
-    The agent's last connection closing opens a grace window; the offline transition happens only if no
-    connection of the agent arrives within it. A checker `<name>-presence` resolves the windows and
-    probes every agent connection through a chain of delayed SQS messages, and reconciles the table.
-    Heartbeats: a route_key route with a MOCK integration (no Lambda invoked, no reply; each heartbeat is
-    one billed WebSocket message). Agents send {"action": "<route_key>"} (with a route selection
-    expression of $request.body.action) every interval_seconds; a connection silent for longer than
-    timeout_seconds is closed and its agent announced offline (reason heartbeat_timeout).
-    Events: create_bus creates the bus `<name>-agents` whose resource policy denies events:PutEvents with
-    source events.source to every principal but the announcer's role, so a consumer can trust who
-    published; with create_bus = false set bus_name ("default" works, but anyone in the account allowed
-    events:PutEvents could then publish look-alike events).
+    Agent presence (docs/presence.md): one item per agent in a presence table; each online <-> offline
+    transition is one conditional write, announced once, in order, on EventBridge by `<name>-events`
+    from the table's stream. Requires connect.enabled and stage_name. An agent whose last connection
+    closes goes offline only if none of its connections arrives within grace_seconds; `<name>-presence`
+    resolves those windows, probes agent connections (delayed SQS messages) and reconciles the table.
+    Heartbeats: agents send {"action": "<route_key>"} every interval_seconds to a MOCK route (no Lambda
+    invoked); a connection silent past timeout_seconds is closed, its agent offline (heartbeat_timeout).
+    Events: create_bus makes the bus `<name>-agents`, where only the announcer's role may put events with
+    events.source; with create_bus = false, any principal allowed events:PutEvents on bus_name can
+    publish look-alikes.
     An object; unknown attribute names are refused, at both levels:
     - enabled (bool, default false)
     - table_name (string, default null: `<name>-presence`)
