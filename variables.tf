@@ -498,7 +498,7 @@ variable "sweeper" {
   }
 
   validation {
-    condition = try(alltrue([for url in [tostring(var.sweeper.probe_endpoint)] : length(url) <= 1024 && (
+    condition = try(var.sweeper.probe_endpoint == null || alltrue([for url in [tostring(var.sweeper.probe_endpoint)] : length(url) <= 1024 && (
       can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", url)) ||
       can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?(/[^\\s?#]*)?$", url))
     )]), true)
@@ -941,7 +941,7 @@ variable "presence" {
   }
 
   validation {
-    condition = try(alltrue([for url in [tostring(var.presence.probe_endpoint)] : length(url) <= 1024 && (
+    condition = try(var.presence.probe_endpoint == null || alltrue([for url in [tostring(var.presence.probe_endpoint)] : length(url) <= 1024 && (
       can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", url)) ||
       can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?(/[^\\s?#]*)?$", url))
     )]), true)

@@ -357,3 +357,30 @@ run "wrong_type_functions" {
 
   expect_failures = [var.functions]
 }
+
+# A null that arrives typed (from a consumer's `variable "x" { type = string }` left unset) means the
+# default, as an omitted attribute does: every rule on an optional string attribute accepts it.
+run "typed_nulls_mean_defaults" {
+  command = plan
+
+  variables {
+    table   = { kms_key_arn = tostring(null) }
+    sweeper = { probe_endpoint = tostring(null) }
+    connect = { authorizer_id = tostring(null), agent_id_pattern = tostring(null), client_type_key = tostring(null) }
+    presence = {
+      table_name = tostring(null), probe_endpoint = tostring(null)
+      heartbeat  = { route_key = tostring(null) }
+      events     = { bus_name = tostring(null), source = tostring(null) }
+    }
+  }
+
+  assert {
+    condition     = module.settings.sweeper.probe_endpoint == null && module.settings.presence.probe_endpoint == null
+    error_message = "typed nulls: ${jsonencode(module.settings.sweeper)} ${jsonencode(module.settings.presence)}"
+  }
+
+  assert {
+    condition     = module.settings.presence.heartbeat.route_key == "heartbeat" && module.settings.connect.client_type_key == "clientType"
+    error_message = "typed nulls take the defaults: ${jsonencode(module.settings.presence.heartbeat)} ${jsonencode(module.settings.connect)}"
+  }
+}
