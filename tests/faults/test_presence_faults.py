@@ -97,7 +97,9 @@ def test_a_disconnect_whose_presence_write_fails_still_succeeds_and_the_probe_fi
     interceptor.decide = lambda operation, attempt: None
     rt.presence = None
     connections_api[1].gone.add("C1")
-    assert stack.deliver(kind="probe")["results"] == {"gone": 1}  # ... until its probe finds it gone
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}  # ... until its probe finds it gone
+    stack.advance(21)
+    assert stack.deliver(kind="grace")["results"] == {"offline": 1}  # and nobody reconnected within grace
     assert events_of(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
 
 
@@ -204,9 +206,11 @@ def test_random_schedules_announce_every_transition_once_in_sequence(
         examples.append(agent_id)
         play(stack, connections_api[1], agent_id, schedule)
         stack.advance(90)  # then everything settles: messages, ticks, the stream announced
-        for _ in range(3):
+        for _ in range(3):  # a probe that finds a connection gone opens a grace window: let it pass too
             stack.deliver(kind="grace")
             stack.deliver(kind="probe")
+            stack.advance(21)
+            stack.deliver(kind="grace")
             stack.tick()
         assert_events_are_the_transitions(stack, agent_id)
         assert stack.presence.state(agent_id).get("state") in (None, "offline")  # all its connections are gone

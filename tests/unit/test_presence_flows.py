@@ -270,13 +270,36 @@ def test_a_lost_disconnect_is_found_by_the_probe(
 
     result = stack.deliver(kind="probe")
 
-    assert result["results"] == {"gone": 1}
+    assert result["results"] == {"grace": 1}  # its `$disconnect` may still be on its way: a window, no event yet
     assert stack.connections.ids() == set()  # the registry forgets it too
     assert emf_metrics(logs.one("presence messages processed"))["LivenessProbes"] == (1, "Count", [])
+    assert only_events(stack) == [(1, "online", "connected")]
+    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe", "grace"]  # the probe chain ends
+
+    stack.advance(21)
+    assert stack.deliver(kind="grace")["results"] == {"offline": 1}
     assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
     detail = stack.details()[-1]
     assert (detail["since"], detail["abnormal"], detail["connectionId"]) == (last_seen, True, "C1")
-    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe"]  # the chain ends
+
+
+def test_a_probe_that_finds_the_connection_gone_before_its_disconnect_does_not_flap_a_reconnecting_agent(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections], logs: LogReader
+) -> None:
+    """The probe runs between the close and its `$disconnect`; the agent reconnects within grace."""
+    stack.connect(AGENT, "C1")
+    connections_api[1].gone.add("C1")
+
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}
+    stack.connect(AGENT, "C2")  # back within grace
+    stack.disconnect("C1", 1006, "Connection lost")  # the late `$disconnect` finds nothing to remove
+    stack.advance(21)
+    stack.deliver(kind="grace")
+
+    assert only_events(stack) == [(1, "online", "connected")]
+    assert stack.presence.state(AGENT)["state"] == "online"
+    assert stack.presence.state(AGENT)["connections"] == {"C2"}
+    assert logs.one("agent reconnected within grace")["agentId"] == AGENT
 
 
 def test_a_live_connection_gets_its_next_probe_before_this_one_is_acknowledged(
@@ -431,8 +454,10 @@ def test_a_probe_delivered_twice_announces_a_gone_connection_once(
     connections_api[1].gone.add("C1")
     probe = stack.messages("probe")
 
-    assert stack.deliver(probe)["results"] == {"gone": 1}
+    assert stack.deliver(probe)["results"] == {"grace": 1}
     assert stack.deliver(probe)["results"] == {"ended": 1}
+    stack.advance(21)
+    stack.deliver(kind="grace")
 
     assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
 

@@ -2,6 +2,8 @@
 
 connected      `$connect`: the connection's first probe message, then T1; None = refuse the handshake
 dead           the sweeper and the checker: T4 (raises: the caller decides)
+lost           the checker, a connection found gone: T2 and its grace window, as its `$disconnect` would
+               (which may still be on its way) (raises)
 grace_expired  the checker: T3 (raises)
 probe_delay    when a connection's next liveness probe is due
 """
@@ -14,8 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..store import for_log
 from ..telemetry import MetricGroup
-from .item import PROBE_KIND, encode_message
-from .store import Outcome
+from .item import GRACE_KIND, PROBE_KIND, encode_message
+from .store import GRACE, Outcome
 from .track import _ERRORS, Presence, _failure, of
 from .transitions import Contended, Transitions
 
@@ -102,6 +104,21 @@ def dead(
     found = presence(rt)
     fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": found.clock()}
     outcome = store(found).dead(agent_id, connection_id, reason, since, fields, preempt)
+    report(found, agent_id, connection_id, outcome)
+    return outcome
+
+
+def lost(rt: Runtime, agent_id: str, connection_id: str, reason: str, since: int, detail: Mapping[str, Any]) -> Outcome:
+    """T2 for a connection @connections no longer knows while presence still lists it: its `$disconnect` was
+    lost or is still on its way. Like that `$disconnect`, the last connection opens a grace window (the agent
+    may be reconnecting right now), resolved by T3 with this reason. Raises the store's and SQS's errors (the
+    probe message is retried; a window whose grace message was never sent is resolved by the reconciler)."""
+    found = presence(rt)
+    fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": found.clock()}
+    grace = found.settings.grace_seconds
+    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, grace * 1000)
+    if outcome.kind == GRACE:
+        found.send(encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=outcome.deadline), grace)
     report(found, agent_id, connection_id, outcome)
     return outcome
 

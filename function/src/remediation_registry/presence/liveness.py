@@ -3,7 +3,9 @@
   grace  arrived early (more than 1 s before its deadline, by this function's clock): sent again with
          the remaining delay; else T3 (offline if the window is still open)
   probe  older than API Gateway's 2-hour limit + grace: T4 expired (if still a member), no probe;
-         GetConnection GoneException: the `$disconnect` was lost -> T4 gone (if still a member);
+         GetConnection GoneException: the `$disconnect` was lost or is still on its way -> T2 with reason
+         gone (if still a member): a grace window, as the `$disconnect` would open, so an agent
+         reconnecting meanwhile does not flap;
          alive but silent past the heartbeat timeout: DeleteConnection -> T4 heartbeat_timeout;
          alive: the next probe message, sent before this one is acknowledged
 Throttling and other errors raise: the message is not acknowledged and SQS delivers it again.
@@ -125,7 +127,12 @@ class Liveness:
         self.probes += 1
         found = self.prober.inspect(connection_id)
         if found.status == GONE:
-            return self._dead_if_member(agent_id, connection_id, GONE_REASON, last_seen, {"connectedAt": connected_at})
+            if not self._member(agent_id, connection_id):
+                return "ended"
+            self._remove_connection(connection_id)
+            return hooks.lost(
+                self.rt, agent_id, connection_id, GONE_REASON, last_seen, {"connectedAt": connected_at}
+            ).kind
         if found.status == ERROR:
             raise ProbeFailed(f"GetConnection failed: {found.error}")
         timeout = self.presence.settings.heartbeat_timeout_seconds
