@@ -152,6 +152,10 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
             log(f"fleet: connecting {agents} agents ({gateway.rate:.0f}/s) ...")
             fleet.at_once(lambda agent: agent.connect(), fleet.agents)
             gateway.rate = gateway.tokens = settings.connect_rate
+            # The baseline starts once every agent's online event is out (the steady state only).
+            deadline = time.monotonic() + 180
+            while len(sink.events) < agents and time.monotonic() < deadline:
+                time.sleep(0.2)
             settle(sources, 60)
             log(f"fleet: {fleet.connected()} connected after {time.monotonic() - started:.0f} s; baseline ...")
             keys = ["baseline"] + [key for key, _ in SCENARIOS]
@@ -174,7 +178,9 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
                 phase.before, phase.messages = requests.snapshot(), -gateway_messages(gateway)
                 phase.connected.append(fleet.connected())
                 phase.start = time.time()
-                length = phase_seconds
+                # A silent host or a lost `$disconnect` is found by a probe: up to timeout + interval + 1 s
+                # after the incident, which itself falls within the first 40 % of the phase.
+                length = phase_seconds * (1.5 if key in ("silent", "lost_disconnect") else 1.0)
                 if key != "baseline":
                     run = action(key, gateway, functions, settings)
                     if key == "mass_drop":
@@ -184,7 +190,8 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
                     spread = 0.0 if key == "mass_drop" else 0.4 * phase_seconds
                     fleet.loop.call_soon_threadsafe(start, fleet, run, members, spread)
                 time.sleep(length)
-                settle(sources, 30)
+                # The storm's events may trail it (this one process plays every function): wait for them.
+                settle(sources, 180 if key == "mass_drop" else 30)
                 phase.end = time.time()
                 phase.after = requests.snapshot()
                 phase.messages += gateway_messages(gateway)
@@ -205,7 +212,10 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
             Path(debug).write_text(
                 json.dumps({"truth": truth.log, "events": [e._asdict() for e in sink.events], "revive_at": revive_at})
             )
-        return summarize(settings, truth, sink.events, phases, functions, gateway, revive_at, wall)
+        result = summarize(settings, truth, sink.events, phases, functions, gateway, revive_at, wall)
+        result["handshake_failures"] = dict(fleet.failures)
+        result["checker_failures"] = dict(sources.failures)
+        return result
 
 
 def scope(truth: Truth, agents: Sequence[str], since: float, until: float) -> Truth:

@@ -46,7 +46,7 @@ def storm(agents: int, rate: float, base: float, cap: float, grace: float, seed:
     while attempts:
         at, agent, failures = heapq.heappop(attempts)
         tries += 1
-        tokens = min(rate, tokens + (at - refilled) * rate)
+        tokens = min(max(1.0, rate), tokens + (at - refilled) * rate)
         refilled = at
         if tokens >= 1:
             tokens -= 1
@@ -118,7 +118,7 @@ def model(result: Dict[str, Any], agents: int = 100_000) -> Dict[str, Any]:
     measured_share: Optional[float] = None
     if drop:
         measured_share = drop["announced_gaps"] / max(1, drop["agents"])
-    extra = drop.get("extra_requests_per_agent", {})
+    extra = {key: max(0.0, value) for key, value in drop.get("extra_requests_per_agent", {}).items()}
     storm_requests = {key: round(value * agents) for key, value in extra.items() if value > 0}
     seconds = max(1.0, big["all_back_s"])
     events = extra.get("events.Entries", 0.0) * agents

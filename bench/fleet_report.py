@@ -55,6 +55,17 @@ def scenario_table(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SHORT = {
+    "clean_stop": "clean stop",
+    "crash": "process crash",
+    "silent": "silent host death",
+    "blip_short": "blip < grace",
+    "blip_long": "blip > grace",
+    "rollover": "2-hour rollover",
+    "idle_close": "idle close",
+    "lost_disconnect": "lost `$disconnect`",
+    "mass_drop": "mass drop + storm",
+}
 COLUMNS = (
     ("Lambda", ("lambda.Invoke",)),
     ("DynamoDB writes", ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem")),
@@ -73,13 +84,12 @@ def requests_table(result: Dict[str, Any], per_day: float = 1.0) -> str:
     lines = [head, "|---|" + "---:|" * (len(COLUMNS) + 1)]
     cells = [f"{sum(base.get(k, 0.0) for k in keys):,.2f}" for _, keys in COLUMNS]
     lines.append(f"| steady state, per agent-hour | {' | '.join(cells)} | {money(steady)} |")
-    labels = dict(SCENARIOS)
     for key, s in result["scenarios"].items():
         extra = s["extra_requests_per_agent"]
         cells = [f"{sum(extra.get(k, 0.0) for k in keys):,.2f}" for _, keys in COLUMNS]
         added = incident_dollars(extra, per_day)
         lines.append(
-            f"| {labels.get(key, key).split(' (')[0]}: extra per incident | {' | '.join(cells)} | "
+            f"| {SHORT.get(key, key)}: extra per incident | {' | '.join(cells)} | "
             f"{money(steady + added)} (+{money(added)}) |"
         )
     return "\n".join(lines)
@@ -124,3 +134,49 @@ def print_fleet(result: Dict[str, Any], model: Dict[str, Any], log: Any) -> None
         f"{storm['all_back_s']:.0f} s, {storm['offline_share']:.1%} announced offline, "
         f"{model['storm_events_per_second']:,.0f} events/s, {model['storm_writes_per_second']:,.0f} writes/s"
     )
+
+
+def model_table(model: Dict[str, Any]) -> str:
+    storm, small = model["storm"], model["storm_model_at_sim_scale"]
+    steady = model["steady_per_second"]
+    money_rows = ", ".join(f"{name} {money(value)}" for name, value in model["steady_dollars_per_month"].items())
+    rows = [
+        ("steady state: @connections GetConnection", f"{steady.get('execute-api.GetConnection', 0):,.0f}/s"),
+        ("steady state: checker invocations (full batches of 10)", f"{steady.get('lambda.Invoke', 0):,.0f}/s"),
+        ("steady state: SQS requests", f"{sum(v for k, v in steady.items() if k.startswith('sqs.')):,.0f}/s"),
+        ("steady state: heartbeat messages", f"{steady.get('apigateway.Messages', 0):,.0f}/s"),
+        ("steady state: $ per month, by service", money_rows),
+        ("mass drop: all agents back after (500 new connections/s)", f"{storm['all_back_s']:,.0f} s"),
+        ("mass drop: half the agents back after", f"{storm['p50_back_s']:,.0f} s"),
+        ("mass drop: handshake attempts per agent (429s included)", f"{storm['attempts_per_agent']:.1f}"),
+        ("mass drop: share announced offline (gap > grace)", f"{storm['offline_share']:.1%}"),
+        (
+            "mass drop: same model at the simulation's scale vs measured",
+            f"{small['offline_share']:.1%} modelled, "
+            + (
+                f"{model['storm_measured_offline_share']:.1%} measured"
+                if model["storm_measured_offline_share"] is not None
+                else "not measured"
+            ),
+        ),
+        ("mass drop: events published", f"{model['storm_events']:,} ({model['storm_events_per_second']:,.0f}/s)"),
+        ("mass drop: DynamoDB writes", f"{model['storm_writes_per_second']:,.0f}/s over the storm"),
+        ("mass drop: Lambda invocations", f"{model['storm_lambda_per_second']:,.0f}/s over the storm"),
+    ]
+    lines = [f"| {model['agents']:,} agents (model) | |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
+def markdown(result: Dict[str, Any], model: Dict[str, Any]) -> str:
+    return "\n\n".join((scenario_table(result), requests_table(result), model_table(model), prices()))
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    from bench.fleet_model import model as scale_up
+
+    loaded = json.loads(open(sys.argv[1]).read())  # noqa: SIM115
+    print(markdown(loaded, scale_up(loaded)))

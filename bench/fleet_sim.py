@@ -31,6 +31,7 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -44,6 +45,7 @@ CONNECTIONS_TABLE = "fleet-connections"
 PRESENCE_TABLE = "fleet-presence"
 QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/fleet-presence"
 EMULATOR_KEY = "testing"  # the emulator accepts any keys
+LANES = 4  # the announcer mapping's parallelization factor (1..10; per-agent order is kept)
 BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/fleet-agents"
 
 
@@ -424,19 +426,24 @@ class Sources:
             self.slots.release()
 
     def _stream(self) -> None:
+        """Lambda's stream poller with a parallelization factor of LANES: a record goes to the lane of its
+        key (agentId), each lane invokes the announcer with batches of up to 100 of its records in stream
+        order, the lanes run at once; the next GetRecords after every lane is done."""
         shard = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]
         iterator = self.streams.get_shard_iterator(
             StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        pending: List[Dict[str, Any]] = []
         window = self.settings.sim("stream_window")
+        lanes = ThreadPoolExecutor(LANES, thread_name_prefix="announcer")
         while not self._stop.is_set():
             answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
             iterator = answer["NextShardIterator"]
+            by_lane: Dict[int, List[Dict[str, Any]]] = {}
             for record in answer["Records"]:
                 images = dict(record["dynamodb"])
                 images.pop("ApproximateCreationDateTime", None)
-                pending.append(
+                key = str(images.get("Keys", {}).get("agentId", {}).get("S", ""))
+                by_lane.setdefault(zlib.crc32(key.encode()) % LANES, []).append(
                     {
                         "eventID": record["eventID"],
                         "eventName": record["eventName"],
@@ -446,18 +453,24 @@ class Sources:
                         "eventSourceARN": self.stream_arn,
                     }
                 )
-            self.stream_backlog = len(pending)
-            while pending:
-                batch = pending[:100]
-                try:
-                    self.functions.call("events", {"Records": batch})
-                except Exception as exc:  # the mapping retries the batch (the announcer's marks skip repeats)
-                    self.failures[f"announce {type(exc).__name__}"] += 1
-                    self._stop.wait(window)
-                    continue
-                del pending[:100]
-                self.stream_backlog = len(pending)
-            self._stop.wait(window)
+            self.stream_backlog = len(answer["Records"])
+            list(lanes.map(self._lane, by_lane.values()))
+            self.stream_backlog = 0
+            if not answer["Records"]:
+                self._stop.wait(window)
+        lanes.shutdown(wait=True)
+
+    def _lane(self, pending: List[Dict[str, Any]]) -> None:
+        window = self.settings.sim("stream_window")
+        while pending and not self._stop.is_set():
+            batch = pending[:100]
+            try:
+                self.functions.call("events", {"Records": batch})
+            except Exception as exc:  # the mapping retries the batch (the announcer's marks skip repeats)
+                self.failures[f"announce {type(exc).__name__}"] += 1
+                self._stop.wait(window)
+                continue
+            del pending[:100]
 
     def _clock(self) -> None:
         period = self.settings.sim("reconcile")
@@ -505,10 +518,16 @@ def fleet_gateway(functions: Functions, settings: Settings) -> Any:
             self.throttled = 0
             self.rate_lock = threading.Lock()
 
+        def start(self) -> Any:
+            # Lambda runs many `$connect` / `$disconnect` invocations at once: more than asyncio's default
+            # executor (cores + 4 threads) would, or a burst of closes queues up before its functions.
+            self._loop.set_default_executor(ThreadPoolExecutor(16, thread_name_prefix="gateway-invoke"))
+            return super().start()
+
         def _admit(self) -> bool:
             with self.rate_lock:
                 now = time.monotonic()
-                self.tokens = min(self.rate, self.tokens + (now - self.refilled) * self.rate)
+                self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.refilled) * self.rate)
                 self.refilled = now
                 if self.tokens >= 1:
                     self.tokens -= 1
@@ -571,7 +590,6 @@ class Agent:
 
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidStatus
 
         settings = self.fleet.settings
         base, cap = settings.sim("backoff_base"), settings.sim("backoff_cap")
@@ -587,8 +605,9 @@ class Agent:
                     close_timeout=2,
                     user_agent_header="remediation-agent/fleet",
                 )
-            except (InvalidStatus, OSError, asyncio.TimeoutError):
+            except Exception as exc:  # 429 over the limit, a handshake cut short under load: retry
                 self.refusals += 1
+                self.fleet.failures[type(exc).__name__] = self.fleet.failures.get(type(exc).__name__, 0) + 1
                 failures += 1
                 await asyncio.sleep(random.uniform(0, min(cap, base * 2**failures)))  # full jitter
                 continue
@@ -679,6 +698,7 @@ class Fleet:
         self.truth = truth
         self.agents = [Agent(self, f"agent-{n:05d}") for n in range(settings.agents)]
         self.silent: List[Any] = []
+        self.failures: Dict[str, int] = {}  # failed handshake attempts by exception (InvalidStatus: 429)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="agents")
         self.thread.start()
