@@ -148,7 +148,7 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
         fleet = Fleet(gateway.url, settings, truth)
         phases: List[Phase] = []
         try:
-            gateway.rate = gateway.tokens = max(settings.connect_rate, 50.0)
+            gateway.rate = gateway.tokens = max(settings.connect_rate, 25.0)
             log(f"fleet: connecting {agents} agents ({gateway.rate:.0f}/s) ...")
             fleet.at_once(lambda agent: agent.connect(), fleet.agents)
             gateway.rate = gateway.tokens = settings.connect_rate
@@ -165,7 +165,7 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
                     dead = [agent for agent in fleet.agents if not agent.alive]
                     log(f"fleet: reviving {len(dead)} agents before the mass drop ...")
                     revive_at = time.time()
-                    gateway.rate = gateway.tokens = max(settings.connect_rate, 50.0)
+                    gateway.rate = gateway.tokens = max(settings.connect_rate, 25.0)
                     fleet.at_once(lambda agent: agent.revive(), dead)
                     gateway.rate = gateway.tokens = settings.connect_rate
                     settle(sources, 30)

@@ -521,7 +521,7 @@ def fleet_gateway(functions: Functions, settings: Settings) -> Any:
         def start(self) -> Any:
             # Lambda runs many `$connect` / `$disconnect` invocations at once: more than asyncio's default
             # executor (cores + 4 threads) would, or a burst of closes queues up before its functions.
-            self._loop.set_default_executor(ThreadPoolExecutor(16, thread_name_prefix="gateway-invoke"))
+            self._loop.set_default_executor(ThreadPoolExecutor(8, thread_name_prefix="gateway-invoke"))
             return super().start()
 
         def _admit(self) -> bool:
