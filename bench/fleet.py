@@ -166,7 +166,10 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
                     log(f"fleet: reviving {len(dead)} agents before the mass drop ...")
                     revive_at = time.time()
                     gateway.rate = gateway.tokens = max(settings.connect_rate, 25.0)
-                    fleet.at_once(lambda agent: agent.revive(), dead)
+                    try:
+                        fleet.at_once(lambda agent: agent.revive(), dead, timeout=120)
+                    except TimeoutError:  # stragglers keep retrying in the background
+                        log(f"fleet: {sum(not a.connected for a in dead)} agents not back after 120 s")
                     gateway.rate = gateway.tokens = settings.connect_rate
                     settle(sources, 30)
                     time.sleep(settings.sim("heartbeat_interval"))
