@@ -17,12 +17,17 @@ missed, 2 when the benchmark itself could not run. No timing threshold lives any
   sweeper       expired items removed per second, 10,000 of 50,000 on moto, vs a naive scan + delete >= 4x
   coverage      runs per full pass over 1,000,000 items with the default 100,000-item budget <= 10, every
                 item examined (bench/coverage.py; 100 k and 10 M items and today's code as context)
+  fleet         agent presence for 1,000 real WebSocket agents through the local gateway, time compressed
+                5x (bench/fleet.py): per scenario, detection latency, false / missed / duplicate /
+                out-of-order events against the simulator's ground truth (= 0 each), silent death
+                announced at p99 < 120 s (real-time equivalent); requests per agent-hour, $ per 1,000
+                agents per month; a model at 100,000 agents (bench/fleet_model.py)
 
 Both handlers talk to bench/ddb_stub.py (a loopback stand-in for DynamoDB that costs next to nothing),
 so the figures measure the handlers rather than the network or an emulator. Wall-clock figures (CPU and
 elapsed time per event, cold-start time) are context, never gated.
 
-Usage: run.py [--zip PATH] [--only handler|sweeper|coverage] [--events N]
+Usage: run.py [--zip PATH] [--only handler|sweeper|coverage|fleet] [--events N] [--fleet-agents N]
   --zip PATH   measure this package instead of a fresh build of function/src (e.g. a candidate change)
 """
 
@@ -56,6 +61,9 @@ from bench.common import (  # noqa: E402
 )
 from bench.coverage import coverage, coverage_figures  # noqa: E402
 from bench.ddb_stub import serve  # noqa: E402
+from bench.fleet import simulate  # noqa: E402
+from bench.fleet_model import model  # noqa: E402
+from bench.fleet_report import fleet_figures, print_fleet  # noqa: E402
 from bench.handler_bench import (  # noqa: E402
     handler_figures,
     import_times,
@@ -72,10 +80,11 @@ from bench.sweeper_bench import sweeper, sweeper_figures  # noqa: E402
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zip", type=Path, help="measure this package instead of building function/src")
-    parser.add_argument("--only", choices=("handler", "sweeper", "coverage"), help="run one part only")
+    parser.add_argument("--only", choices=("handler", "sweeper", "coverage", "fleet"), help="run one part only")
+    parser.add_argument("--fleet-agents", type=int, default=1000, help="agents live at once in the fleet part")
     parser.add_argument("--events", type=int, default=WARM_EVENTS, help="warm events under callgrind (>= 300)")
     args = parser.parse_args(argv)
-    for tool in ("valgrind", "callgrind_annotate"):
+    for tool in ("valgrind", "callgrind_annotate") if args.only in (None, "handler") else ():
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (apt-get install valgrind)")
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -118,10 +127,17 @@ def main(argv: Sequence[str]) -> int:
     if args.only in (None, "coverage"):
         results["coverage"] = coverage(pkg)
         figures += coverage_figures(results["coverage"])
+    if args.only in (None, "fleet"):
+        log(f"fleet: {args.fleet_agents} agents through the local gateway, time compressed 5x ...")
+        results["fleet"] = simulate(args.fleet_agents, 5, 22.0)
+        results["fleet_model"] = model(results["fleet"])
+        figures += fleet_figures(results["fleet"])
 
     results["figures"] = [fig._asdict() for fig in figures]
     results["seconds"] = round(time.monotonic() - started, 1)
     report(results, figures)
+    if "fleet" in results:
+        print_fleet(results["fleet"], results["fleet_model"], log)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     missed = [fig.name for fig in figures if fig.met is False]
     log(f"\nwritten: {(RESULTS / 'latest.json').relative_to(ROOT)}; {results['seconds']:.0f} s")
