@@ -16,9 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..store import for_log
 from ..telemetry import MetricGroup
-from .item import GRACE_KIND, PROBE_KIND, encode_message
-from .store import GRACE, Outcome
-from .track import _ERRORS, Presence, _failure, of
+from .item import PROBE_KIND, encode_message
+from .store import Outcome
+from .track import _ERRORS, Presence, _failure, of, schedule_grace
 from .transitions import Contended, Transitions
 
 if TYPE_CHECKING:
@@ -115,10 +115,8 @@ def lost(rt: Runtime, agent_id: str, connection_id: str, reason: str, since: int
     probe message is retried; a window whose grace message was never sent is resolved by the reconciler)."""
     found = presence(rt)
     fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": found.clock()}
-    grace = found.settings.grace_seconds
-    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, grace * 1000)
-    if outcome.kind == GRACE:
-        found.send(encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=outcome.deadline), grace)
+    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, found.settings.grace_seconds * 1000)
+    schedule_grace(found, agent_id, outcome)
     report(found, agent_id, connection_id, outcome)
     return outcome
 

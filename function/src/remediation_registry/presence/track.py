@@ -104,15 +104,20 @@ def closed(rt: Runtime, agent_id: str, event: DisconnectEvent, duration: Optiona
     except (ClientError, BotoCoreError, config.ConfigError) as exc:
         rt.telemetry.log("ERROR", "agent presence not recorded", _failure(agent_id, connection_id, exc), _ERRORS)
         return "error"
-    if outcome.kind == GRACE:
-        try:
-            body = encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=outcome.deadline)
-            presence.send(body, grace)
-        except (ClientError, BotoCoreError, config.ConfigError) as exc:
-            rt.telemetry.log("ERROR", "grace check not scheduled", _failure(agent_id, connection_id, exc), _ERRORS)
-            return "grace_not_scheduled"
+    try:
+        schedule_grace(presence, agent_id, outcome)
+    except (ClientError, BotoCoreError, config.ConfigError) as exc:
+        rt.telemetry.log("ERROR", "grace check not scheduled", _failure(agent_id, connection_id, exc), _ERRORS)
+        return "grace_not_scheduled"
     presence.report(agent_id, connection_id, outcome, {"disconnectStatusCode": event.status_code})
     return outcome.kind
+
+
+def schedule_grace(presence: Presence, agent_id: str, outcome: Outcome) -> None:
+    """The grace message of the window T2 opened, if it opened one (raises SQS's errors)."""
+    if outcome.kind == GRACE:
+        body = encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=outcome.deadline)
+        presence.send(body, presence.settings.grace_seconds)
 
 
 def _failure(agent_id: str, connection_id: str, error: Exception) -> Dict[str, Any]:
