@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Any, Dict, List
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from remediation_registry import handlers
+from remediation_registry.events import parse_disconnect
 
 from tests.support.events import disconnect_event
 from tests.support.fakes import FakeSQSClient
@@ -201,7 +203,9 @@ def check_one(rt: handlers.Runtime, event: object) -> int:
     dynamodb, sqs, buffer = install_fakes(rt)
     before = repr(event)
 
+    started = int(time.time() * 1000)
     response = handlers.disconnect(event, None)
+    ended = int(time.time() * 1000)
 
     status = expected_status(event)
     assert repr(event) == before, "the handler must not modify the event"
@@ -218,7 +222,16 @@ def check_one(rt: handlers.Runtime, event: object) -> int:
         assert len(dynamodb.updates) == len(sqs.sent) == (1 if agent else 0)
         if agent:
             assert dynamodb.updates[0]["Key"] == {"agentId": {"S": "agent-" + connection_id[:8]}}
-            assert (sqs.sent[0]["body"]["kind"], sqs.sent[0]["delay"]) == ("grace", 20)
+            # Due when the grace is over, counted from the close API Gateway stamped (requestTimeEpoch; never
+            # from later than now, never sooner than SQS's 1 s): a late `$disconnect` does not stretch it.
+            message, delay = sqs.sent[0]["body"], sqs.sent[0]["delay"]
+            closed = parse_disconnect(event).request_time_ms
+            first, last = (min(started, closed), min(ended, closed)) if closed is not None else (started, ended)
+            assert message["kind"] == "grace"
+            assert first + 20_000 <= message["deadline"] <= last + 20_000
+            assert max(1, -((started - message["deadline"]) // 1000)) >= delay >= max(
+                1, -((ended - message["deadline"]) // 1000)
+            )
             assert summary["presence"] == "grace"
     else:
         assert response == {"statusCode": 400, "body": response["body"]}

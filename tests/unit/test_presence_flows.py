@@ -244,6 +244,65 @@ def test_rollover_with_the_old_disconnect_after_the_new_connect(stack: PresenceS
     assert stack.presence.state(AGENT)["connections"] == {"new"}
 
 
+# The grace is counted on API Gateway's stamps (the close's requestTimeEpoch, the next connection's
+# connectedAt), not on when the functions ran: a `$disconnect` handled late (a throttled function, a backlog
+# after a mass drop) neither stretches the window nor hides a gap longer than the grace.
+
+
+def test_a_disconnect_handled_late_ends_its_window_grace_seconds_after_the_close(stack: PresenceStack) -> None:
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 60_000)
+    closed = now_ms() - 30_000  # the close API Gateway stamped, 30 s before `$disconnect` ran
+
+    stack.disconnect("C1", 1006, "Connection lost", request_time=closed)
+
+    grace = stack.queue.sent[-1]
+    assert (grace.body["kind"], grace.body["deadline"], grace.delay) == ("grace", closed + 20_000, 1)
+    stack.advance(1)
+    stack.deliver(kind="grace")
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "connection_lost")]
+    assert stack.details()[-1]["since"] == closed
+
+
+def test_a_reconnect_stamped_past_the_grace_is_offline_then_online_even_if_the_window_is_still_open(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    """The checker has not run the window's end yet when `$connect` runs: the agent was away 25 s by API
+    Gateway's clock, so `$connect` makes the offline transition first (once), then the online one."""
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 60_000)
+    closed = now_ms()
+    stack.disconnect("C1", 1006, "Connection lost", request_time=closed)
+    stack.advance(25)
+
+    stack.connect(AGENT, "C2", connected_at=closed + 25_000)
+
+    assert only_events(stack) == [
+        (1, "online", "connected"),
+        (2, "offline", "connection_lost"),
+        (3, "online", "connected"),
+    ]
+    offline, online = stack.details()[-2:]
+    assert (offline["since"], offline["connectionId"], online["since"]) == (closed, "C1", closed + 25_000)
+    assert [line["sequence"] for line in logs.with_message("agent offline")] == [2]
+    assert logs.with_message("agent reconnected within grace") == []
+    assert stack.deliver(kind="grace")["results"] == {"superseded": 1}  # the window's own end: nothing more
+    assert len(only_events(stack)) == 3
+
+
+def test_a_reconnect_stamped_within_the_grace_joins_however_late_the_functions_ran(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 60_000)
+    closed = now_ms() - 40_000
+    stack.disconnect("C1", 1006, "Connection lost", request_time=closed)
+
+    stack.connect(AGENT, "C2", connected_at=closed + 15_000)  # back 15 s after the close, handled 25 s later
+
+    assert logs.one("agent reconnected within grace")["connectionId"] == "C2"
+    stack.advance(1)
+    assert stack.deliver(kind="grace")["results"] == {"superseded": 1}
+    assert only_events(stack) == [(1, "online", "connected")]
+
+
 def test_two_connections_closing_one_after_the_other_open_one_window(stack: PresenceStack) -> None:
     stack.connect(AGENT, "C1")
     stack.connect(AGENT, "C2")
@@ -300,6 +359,24 @@ def test_a_probe_that_finds_the_connection_gone_before_its_disconnect_does_not_f
     assert stack.presence.state(AGENT)["state"] == "online"
     assert stack.presence.state(AGENT)["connections"] == {"C2"}
     assert logs.one("agent reconnected within grace")["agentId"] == AGENT
+
+
+def test_a_window_the_probe_opened_runs_from_the_probe_not_from_when_the_connection_was_last_seen(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    """A gone connection has no close stamp: the agent reconnecting 60 s after it was last seen alive (its
+    probe ran late) still gets the whole grace from the probe, and no offline."""
+    stack.connect(AGENT, "C1")
+    connections_api[1].gone.add("C1")
+    stack.advance(60)
+
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}
+    assert stack.queue.sent[-1].delay == 20
+    stack.connect(AGENT, "C2", connected_at=now_ms() + 60_000)
+
+    stack.advance(21)
+    assert stack.deliver(kind="grace")["results"] == {"superseded": 1}
+    assert only_events(stack) == [(1, "online", "connected")]
 
 
 def test_a_live_connection_gets_its_next_probe_before_this_one_is_acknowledged(

@@ -137,6 +137,45 @@ def test_an_agent_presence_never_saw_is_left_alone(table: PresenceTable) -> None
     assert table.get(AGENT) is None
 
 
+def test_a_connect_past_the_grace_racing_the_checker_makes_one_offline_then_goes_online(table: PresenceTable) -> None:
+    """T1 finds the window over by API Gateway's stamps; the checker's T3 for that window runs between T1's
+    failed join and T1's own T3: one offline transition (the checker's), then T1's online one."""
+    store = online_with(table, "C1")
+    window = close(store, "C1")
+    closed = int(window.since or 0)
+
+    def checker_ends_the_window(operation: str, count: int, request: Dict[str, Any]) -> None:
+        if operation == "update_item" and count == 2:
+            assert store.grace_expired(AGENT, str(window.token)).kind == "offline"
+
+    racing = transitions_on(table, Interleaved(table.client, checker_ends_the_window))
+    outcome = racing.connected(AGENT, "C2", closed + 20_001, DETAIL, grace_ms=20_000)
+
+    assert (outcome.kind, outcome.sequence, outcome.expired.kind) == ("online", 3, "superseded")
+    state = table.state(AGENT)
+    assert (state["state"], state["sequence"], state["since"], state["connections"]) == (
+        "online",
+        3,
+        closed + 20_001,
+        {"C2"},
+    )
+
+
+def test_a_connect_at_the_end_of_the_grace_joins_and_one_after_it_does_not(table: PresenceTable) -> None:
+    store = online_with(table, "C1")
+    closed = int(close(store, "C1").since or 0)
+
+    joined = store.connected(AGENT, "C2", closed + 20_000, DETAIL, grace_ms=20_000)
+    close(store, "C2")
+    reopened = table.client.get_item(TableName=PRESENCE_TABLE, Key={"agentId": {"S": AGENT}})["Item"]
+    second = int(reopened["pending"]["M"]["since"]["N"])
+    back = store.connected(AGENT, "C3", second + 20_001, DETAIL, grace_ms=20_000)
+
+    assert (joined.kind, joined.reconnect, joined.expired) == ("joined", True, None)
+    assert (back.kind, back.sequence, back.expired.kind, back.expired.sequence) == ("online", 3, "offline", 2)
+    assert back.expired.since == second
+
+
 # ---------------------------------------------------------------------------------------------------
 # T3 and T4
 # ---------------------------------------------------------------------------------------------------

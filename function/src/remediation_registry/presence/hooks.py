@@ -47,6 +47,8 @@ def delay_seconds(seconds: float) -> int:
 
 def report(found: Presence, agent_id: str, connection_id: Optional[str], outcome: Outcome) -> None:
     """The log lines (and metrics) of an outcome: an invalid item, a reconnect within grace, a transition."""
+    if outcome.expired is not None:  # T1 closed a window whose grace was over before it went online
+        report(found, agent_id, None, outcome.expired)
     log, fields = found.telemetry.log, {"agentId": for_log(agent_id), "connectionId": connection_id}
     if outcome.invalid is not None:
         found_item = {**fields, "attribute": outcome.invalid, "repairedTo": outcome.state}
@@ -81,7 +83,8 @@ def connected(
         found.send(body, probe_delay(found, now, None))
         step = "online"
         detail = {"connectionId": connection_id, "connectedAt": connected_at, "apiId": api_id, "stage": stage}
-        outcome = store(found).connected(agent_id, connection_id, connected_at, {**detail, "detectedAt": now})
+        grace_ms = found.settings.grace_seconds * 1000
+        outcome = store(found).connected(agent_id, connection_id, connected_at, {**detail, "detectedAt": now}, grace_ms)
     except FAILURES as exc:
         fields = {**_failure(agent_id, connection_id, exc), "step": step, "result": "refused"}
         rt.telemetry.log("ERROR", "agent presence not recorded", fields, _ERRORS)
@@ -114,8 +117,11 @@ def lost(rt: Runtime, agent_id: str, connection_id: str, reason: str, since: int
     may be reconnecting right now), resolved by T3 with this reason. Raises the store's and SQS's errors (the
     probe message is retried; a window whose grace message was never sent is resolved by the reconciler)."""
     found = presence(rt)
-    fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": found.clock()}
-    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, found.settings.grace_seconds * 1000)
+    now = found.clock()
+    fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": now}
+    grace_ms = found.settings.grace_seconds * 1000
+    # The window runs from now: `since` (last seen alive) is no close time, and the agent may be reconnecting.
+    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, grace_ms, start=now)
     schedule_grace(found, agent_id, outcome)
     report(found, agent_id, connection_id, outcome)
     return outcome

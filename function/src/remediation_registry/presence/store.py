@@ -76,6 +76,7 @@ class Outcome(NamedTuple):
     invalid: Optional[str] = None  # REPAIRED (or SUPERSEDED before repairing): the attribute at fault
     state: Optional[str] = None  # REPAIRED: the state written
     event: Optional[Dict[str, Any]] = None  # T3: connectionId, disconnectStatusCode of the close it announces
+    expired: Any = None  # T1: the Outcome of the grace window T1 found over before it went online
 
 
 def now_ms() -> int:
@@ -110,9 +111,19 @@ class PresenceStore:
 
     # -- T2 --------------------------------------------------------------------------------------------
     def closed(
-        self, agent_id: str, connection_id: str, reason: str, since: int, detail: Mapping[str, Any], grace_ms: int
+        self,
+        agent_id: str,
+        connection_id: str,
+        reason: str,
+        since: int,
+        detail: Mapping[str, Any],
+        grace_ms: int,
+        start: Optional[int] = None,
     ) -> Outcome:
-        """T2: a (the last connection: a window opens, or with grace 0 the offline transition), else b."""
+        """T2: a (the last connection: a window opens, or with grace 0 the offline transition), else b.
+
+        The window ends `grace_ms` after `start` (default: `since`, the close as API Gateway stamped it), not
+        after this call: a `$disconnect` handled late does not stretch the grace (never past now + grace)."""
         values: Dict[str, Any] = {
             ":cid": {"SS": [connection_id]},
             ":cidS": {"S": connection_id},
@@ -120,7 +131,7 @@ class PresenceStore:
             ":reason": {"S": reason},
             ":detail": to_map(detail),
         }
-        window = self._window(values, reason, since, grace_ms)
+        window = self._window(values, reason, since, grace_ms, since if start is None else start)
         if grace_ms > 0:
             done, item = self._update(
                 agent_id, "DELETE #conns :cid SET #pending = :pending, #updated = :now", LAST_CONNECTION, values, "NONE"
@@ -151,9 +162,9 @@ class PresenceStore:
             return self._unexpected(agent_id, item, **repair)
         return self._after_close(agent_id, done, values, window, grace_ms, reason, since, detail)
 
-    def _window(self, values: Dict[str, Any], reason: str, since: int, grace_ms: int) -> Outcome:
+    def _window(self, values: Dict[str, Any], reason: str, since: int, grace_ms: int, start: int) -> Outcome:
         """The grace window T2 opens: its pending map goes into `values`."""
-        token, deadline = os.urandom(8).hex(), self.clock() + grace_ms
+        token, deadline = os.urandom(8).hex(), min(start, self.clock()) + grace_ms
         values[":pending"] = {
             "M": {
                 TOKEN: {"S": token},

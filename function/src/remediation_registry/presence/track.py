@@ -114,10 +114,11 @@ def closed(rt: Runtime, agent_id: str, event: DisconnectEvent, duration: Optiona
 
 
 def schedule_grace(presence: Presence, agent_id: str, outcome: Outcome) -> None:
-    """The grace message of the window T2 opened, if it opened one (raises SQS's errors)."""
+    """The grace message of the window T2 opened, if it opened one, due at its deadline (raises SQS's errors)."""
     if outcome.kind == GRACE:
-        body = encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=outcome.deadline)
-        presence.send(body, presence.settings.grace_seconds)
+        deadline = int(outcome.deadline or 0)
+        body = encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=deadline)
+        presence.send(body, max(1, -((presence.clock() - deadline) // 1000)))  # due at the deadline, >= 1 s
 
 
 def _failure(agent_id: str, connection_id: str, error: Exception) -> Dict[str, Any]:

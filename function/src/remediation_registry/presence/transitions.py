@@ -1,6 +1,7 @@
 """The transitions other than `$disconnect`'s (store.py has T2 and the requests):
 
-  T1 connected      $connect: join an online agent (b), else the online transition (a); b, a, b at most
+  T1 connected      $connect: join an online agent (b), else the online transition (a); b, a, b at most;
+                    a grace window over by API Gateway's timestamps is closed first (T3), not joined
   T3 grace_expired  the checker, on the grace message: offline if the window it names is still open
   T4 dead           the checker (gone, heartbeat_timeout), the sweeper (expired, gone): remove the
                     connection; offline at once if it was the agent's last
@@ -21,6 +22,7 @@ from .item import (
     EVENT,
     FORMAT,
     FORMAT_VERSION,
+    GONE,
     OFFLINE,
     ONLINE,
     PENDING,
@@ -92,6 +94,16 @@ WINDOW_STILL_OPEN = (
 )
 
 
+def over(item: Mapping[str, Any], opened: int) -> Optional[str]:
+    """The token of the item's grace window if its close (API Gateway's stamp) came before `opened` (a
+    window the checker opened for a connection found gone has no such stamp: never)."""
+    pending = item.get(PENDING, {}).get("M") if isinstance(item.get(PENDING), dict) else None
+    if not isinstance(pending, dict) or problem(item) is not None or pending[REASON].get("S") == GONE:
+        return None
+    since = integer(pending, SINCE)
+    return str(pending[TOKEN]["S"]) if since is not None and since < opened else None
+
+
 class Contended(RuntimeError):
     """T1 lost its conditional writes three times in a row (the item changed under every attempt)."""
 
@@ -111,22 +123,39 @@ class Transitions(PresenceStore):
     }
 
     # -- T1 --------------------------------------------------------------------------------------------
-    def connected(self, agent_id: str, connection_id: str, connected_at: int, detail: Mapping[str, Any]) -> Outcome:
-        """T1: b (join an online agent: the common case, one write), else a (the online transition), else b."""
+    def connected(
+        self,
+        agent_id: str,
+        connection_id: str,
+        connected_at: int,
+        detail: Mapping[str, Any],
+        grace_ms: Optional[int] = None,
+    ) -> Outcome:
+        """T1: b (join an online agent: the common case, one write), else a (the online transition), else b.
+
+        With `grace_ms`, an open window whose close API Gateway stamped more than grace_ms before this
+        connection's connectedAt is not joined: the agent WAS offline longer than the grace, however late the
+        functions ran. T1 first makes that window's offline transition (T3's write, so once), then goes online.
+        """
         values = {":cid": {"SS": [connection_id]}, ":at": {"N": str(connected_at)}, ":detail": to_map(detail)}
+        join = f"#state = :online AND {CONNS_ARE_A_SET} AND {PENDING_IS_A_MAP}"
+        if grace_ms is not None:
+            values.update({":opened": {"N": str(connected_at - grace_ms)}, ":gone": {"S": GONE}})
+            join += " AND (attribute_not_exists(#pending) OR #pending.#reason = :gone OR #pending.#since >= :opened)"
+        expired: Optional[Outcome] = None
         for attempt in range(3):
             if attempt % 2 == 0:
                 done, item = self._update(
-                    agent_id,
-                    "ADD #conns :cid SET #updated = :now REMOVE #pending",
-                    f"#state = :online AND {CONNS_ARE_A_SET} AND {PENDING_IS_A_MAP}",
-                    values,
-                    "UPDATED_OLD",
+                    agent_id, "ADD #conns :cid SET #updated = :now REMOVE #pending", join, values, "UPDATED_OLD"
                 )
                 if done is not None:
-                    return Outcome(JOINED, reconnect=PENDING in done)
+                    return Outcome(JOINED, reconnect=PENDING in done, expired=expired)
                 if item is None or item.get(STATE) in (None, {"S": OFFLINE}):
                     continue  # not online: the transition (a)
+                token = over(item, connected_at - (grace_ms or 0)) if grace_ms is not None else None
+                if token is not None and expired is None:
+                    expired = self.grace_expired(agent_id, token)  # T3 now; then the transition (a)
+                    continue
             else:
                 done, item = self._update(
                     agent_id,
@@ -139,7 +168,7 @@ class Transitions(PresenceStore):
                     "ALL_NEW",
                 )
                 if done is not None:
-                    return Outcome(WENT_ONLINE, integer(done, SEQUENCE), since=connected_at)
+                    return Outcome(WENT_ONLINE, integer(done, SEQUENCE), since=connected_at, expired=expired)
                 if item is not None and item.get(STATE) == {"S": ONLINE} and problem(item) is None:
                     continue  # someone else brought it online: join (b)
             if item is not None and problem(item) is not None:
