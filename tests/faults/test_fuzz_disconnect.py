@@ -229,8 +229,10 @@ def check_one(rt: handlers.Runtime, event: object) -> int:
             first, last = (min(started, closed), min(ended, closed)) if closed is not None else (started, ended)
             assert message["kind"] == "grace"
             assert first + 20_000 <= message["deadline"] <= last + 20_000
-            assert max(1, -((started - message["deadline"]) // 1000)) >= delay >= max(
-                1, -((ended - message["deadline"]) // 1000)
+            assert (
+                max(1, -((started - message["deadline"]) // 1000))
+                >= delay
+                >= max(1, -((ended - message["deadline"]) // 1000))
             )
             assert summary["presence"] == "grace"
     else:
