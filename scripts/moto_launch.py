@@ -1,7 +1,7 @@
 """`moto_server` with the corrections the local stand-ins need (run as `python scripts/moto_launch.py -H .. -p ..`).
 
 moto plays AWS's control planes here; the data planes that moto would otherwise play itself are played by
-the stand-ins in scripts/ instead. Five corrections, each checked by tests/dataplane/test_moto_launch.py:
+the stand-ins in scripts/ instead. Six corrections, each checked by tests/dataplane/test_moto_launch.py:
 
 1. Event source mappings stay control-plane records only. moto links a mapping to its queue or table
    and, on every SendMessage / every write, invokes the function itself in Docker. Without a Docker
@@ -19,7 +19,9 @@ the stand-ins in scripts/ instead. Five corrections, each checked by tests/datap
    record with OldImage == NewImage: dropped here.
 3. DynamoDB Streams: an UpdateItem that creates an item is one INSERT in DynamoDB. moto first stores the
    bare key and then applies the update, writing two INSERT records (the first with only the key as
-   NewImage). The second replaces the first here (same sequence number), so the stream holds one INSERT.
+   NewImage). The bare-key record is not written here, so the stream holds one INSERT. (Replacing it in
+   place afterwards, as an earlier version did, lost the INSERT whenever a GetRecords read the bare one
+   in between: its sequence number was already behind the reader.)
 4. API Gateway v2 GetRouteResponses (the list of a route's responses, which tells a two-way route from a
    one-way one) answers HTTP 500 in moto: it stores route responses but has no handler for the list.
    Added here from moto's own models.
@@ -30,12 +32,19 @@ the stand-ins in scripts/ instead. Five corrections, each checked by tests/datap
    compact normalisation of the configuration: every plan after an apply would propose a whitespace-only
    change to a queue with a dead-letter queue (the presence queue; hashicorp/aws >= 5 compares JSON).
 
+6. DynamoDB writes to one item are atomic: a conditional write is evaluated and applied as one step, and
+   "each stream record appears exactly once in the stream". moto's server runs requests on threads and
+   its backend evaluates a condition, then applies the update, unlocked: two concurrent conditional
+   UpdateItems on one item could both succeed, and a stream record could be computed from an image
+   another thread was changing. The item operations run under one lock here.
+
 Nothing else changes; any other argument goes to moto's own `moto_server` entry point.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any, Callable, List, Optional
 
 
@@ -60,29 +69,48 @@ def _unlink_event_source_mappings() -> None:
 
 
 def _faithful_stream_records() -> None:
-    from moto.dynamodb.models.table import StreamRecord, StreamShard  # noqa: PLC0415
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+    from moto.dynamodb.models.table import StreamShard  # noqa: PLC0415
 
     original: Callable[..., Any] = StreamShard.add
+    creating = threading.local()  # set while an UpdateItem runs: its bare-key INSERT is not a record
 
     def add(self: Any, old: Optional[Any], new: Optional[Any]) -> None:
         if old is not None and new is not None and old.to_json() == new.to_json():
             return  # correction 2: a write that changes nothing writes no record
-        if old is None and new is not None and self.items:
-            last = self.items[-1].record
-            keys = StreamRecord(self.table, "KEYS_ONLY", "INSERT", None, new, 0).record["dynamodb"]["Keys"]
-            if (
-                last["eventName"] == "INSERT"
-                and last["dynamodb"]["Keys"] == keys
-                and last["dynamodb"].get("NewImage", keys) == keys
-            ):
-                # correction 3: the bare-key INSERT of moto's UpdateItem becomes the one INSERT
-                sequence = int(last["dynamodb"]["SequenceNumber"])
-                view = self.table.stream_specification["StreamViewType"]
-                self.items[-1] = StreamRecord(self.table, view, "INSERT", None, new, sequence)
-                return
+        if getattr(creating, "bare_key", False) and old is None and new is not None:
+            creating.bare_key = False
+            if set(new.to_json()["Attributes"]) <= set(self.table.attribute_keys):
+                return  # correction 3: the bare key UpdateItem stores first; its final image is the INSERT
         original(self, old, new)
 
+    update: Callable[..., Any] = DynamoDBBackend.update_item
+
+    def update_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        creating.bare_key = True
+        try:
+            return update(self, *args, **kwargs)
+        finally:
+            creating.bare_key = False
+
     StreamShard.add = add  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+
+
+def _atomic_item_writes() -> None:
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    lock = threading.RLock()  # correction 6
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return run
+
+    for name in ("put_item", "update_item", "delete_item", "get_item", "batch_write_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 
 def _get_route_responses() -> None:
@@ -120,6 +148,7 @@ def _compact_redrive_policy() -> None:
 def main(argv: List[str]) -> int:
     _unlink_event_source_mappings()
     _faithful_stream_records()
+    _atomic_item_writes()
     _get_route_responses()
     _compact_redrive_policy()
     from moto.server import main as moto_main  # noqa: PLC0415

@@ -5,13 +5,16 @@ correction then."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import boto3
+import pytest
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
+from scripts import moto_launch
 from scripts.offline import client
 from tests.support.dataplane import create_function, create_queue, create_stream_table
 
@@ -84,6 +87,126 @@ def test_the_server_writes_one_record_per_change(endpoint: str, name: str) -> No
     assert records[0]["dynamodb"]["NewImage"] == {"agentId": {"S": "a"}, "n": {"N": "1"}}
     first, second = (int(r["dynamodb"]["SequenceNumber"]) for r in records)
     assert second == first + 1
+
+
+# Corrections 3 and 6 under the interleavings a threaded server allows, played deterministically in
+# process: `between` runs inside an UpdateItem, after moto stored the bare key and before it applies the
+# update (what another request thread can do there).
+
+
+def _between(monkeypatch: pytest.MonkeyPatch, between: Callable[[], None]) -> None:
+    from moto.dynamodb import models
+
+    executor = models.UpdateExpressionExecutor  # type: ignore[attr-defined]
+
+    class Paused(executor):  # type: ignore[misc,valid-type]
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            between()
+            return super().execute(*args, **kwargs)
+
+    monkeypatch.setattr(models, "UpdateExpressionExecutor", Paused)
+
+
+def _corrected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's moto with the server's corrections 3 and 6 (undone after the test)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+
+    for owner, names in ((StreamShard, ["add"]), (DynamoDBBackend, ["update_item", "put_item", "delete_item"])):
+        for attribute in names + ["get_item", "batch_write_item", "transact_write_items"] * (owner is DynamoDBBackend):
+            monkeypatch.setattr(owner, attribute, getattr(owner, attribute))
+    moto_launch._faithful_stream_records()
+    moto_launch._atomic_item_writes()
+
+
+def _create_agent(dynamodb: Any, number: int = 0) -> None:
+    dynamodb.update_item(
+        TableName="t",
+        Key={"agentId": {"S": f"agent-{number}"}},
+        UpdateExpression="SET #s = :online, #q = if_not_exists(#q, :zero) + :one",
+        ConditionExpression="attribute_not_exists(#s)",
+        ExpressionAttributeNames={"#s": "state", "#q": "sequence"},
+        ExpressionAttributeValues={":online": {"S": "online"}, ":zero": {"N": "0"}, ":one": {"N": "1"}},
+    )
+
+
+def _stream_table() -> Tuple[Any, Any]:
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "agentId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "agentId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    shard = dynamodb_backends["123456789012"]["us-east-1"].get_table("t").stream_shard
+    return dynamodb, shard
+
+
+def _poll(shard: Any, position: List[int]) -> List[Dict[str, Any]]:
+    """One GetRecords from the reader's position (a sequence number), moving it past what it read."""
+    records = shard.get(position[0], 1000)
+    if records:
+        position[0] = max(int(r["dynamodb"]["SequenceNumber"]) for r in records) + 1
+    return [r for r in records if r["eventName"] == "INSERT"]
+
+
+@pytest.mark.parametrize("corrected", [False, True], ids=["released", "corrected"])
+def test_a_read_between_moto_s_two_steps_of_an_update_still_gets_the_insert(
+    monkeypatch: pytest.MonkeyPatch, corrected: bool
+) -> None:
+    """The announcer's poller reads while `$connect` creates an agent's item: the item's INSERT, with its
+    whole image, reaches the poller once. (An earlier correction 3 replaced the bare-key record in place
+    after the read had passed it: the INSERT was lost, 3-8 agents' first online event per 1,000.)"""
+    with mock_aws():
+        dynamodb, shard = _stream_table()
+        position = [shard.starting_sequence_number]
+        read: List[Dict[str, Any]] = []
+        _between(monkeypatch, lambda: read.extend(_poll(shard, position)))
+        if corrected:
+            _corrected(monkeypatch)
+        _create_agent(dynamodb)
+        read.extend(_poll(shard, position))
+    images = [record["dynamodb"].get("NewImage") for record in read]
+    whole = {"agentId": {"S": "agent-0"}, "state": {"S": "online"}, "sequence": {"N": "1"}}
+    assert images == ([whole] if corrected else [{"agentId": {"S": "agent-0"}}, whole])
+
+
+@pytest.mark.parametrize("corrected", [False, True], ids=["released", "corrected"])
+def test_two_conditional_writes_racing_on_one_item_succeed_once(
+    monkeypatch: pytest.MonkeyPatch, corrected: bool
+) -> None:
+    """Two `$connect`s of one agent bring it online at once: released moto lets the second request's
+    condition pass while the first is between its check and its write (both win); corrected, the second
+    waits and fails its condition, as in DynamoDB."""
+    outcomes: List[str] = []
+    with mock_aws():
+        dynamodb, _ = _stream_table()
+        first = threading.current_thread()
+
+        def second() -> None:
+            try:
+                _create_agent(dynamodb)
+                outcomes.append("won")
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                outcomes.append("lost")
+
+        other = threading.Thread(target=second)
+
+        def race() -> None:
+            if threading.current_thread() is first and not other.is_alive() and not outcomes:
+                other.start()
+                other.join(1.0)  # done, unless it waits for this write (corrected)
+
+        _between(monkeypatch, race)
+        if corrected:
+            _corrected(monkeypatch)
+        _create_agent(dynamodb)
+        outcomes.append("won")
+        other.join(10)
+        [item] = dynamodb.scan(TableName="t")["Items"]
+    assert sorted(outcomes) == (["lost", "won"] if corrected else ["won", "won"])
+    assert item["sequence"] == {"N": "1"}  # released: two "transitions" to the same sequence
 
 
 def test_a_mapping_leaves_the_stream_and_the_queue_to_the_pollers(endpoint: str, name: str) -> None:
