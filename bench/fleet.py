@@ -213,12 +213,32 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
         debug = os.environ.get("FLEET_DEBUG")
         if debug:
             Path(debug).write_text(
-                json.dumps({"truth": truth.log, "events": [e._asdict() for e in sink.events], "revive_at": revive_at})
+                json.dumps(
+                    {
+                        "truth": truth.log,
+                        "events": [e._asdict() for e in sink.events],
+                        "revive_at": revive_at,
+                        "stream": sources.seen,
+                        "items": presence_items(functions),
+                    }
+                )
             )
         result = summarize(settings, truth, sink.events, phases, functions, gateway, revive_at, wall)
         result["handshake_failures"] = dict(fleet.failures)
         result["checker_failures"] = dict(sources.failures)
         return result
+
+
+def presence_items(functions: Functions) -> Dict[str, Dict[str, Any]]:
+    """agentId -> (sequence, announced, state) of every presence item now (FLEET_DEBUG)."""
+    client: Any = functions.runtimes["events"].dynamodb
+    found: Dict[str, Dict[str, Any]] = {}
+    for page in client.get_paginator("scan").paginate(TableName="fleet-presence"):
+        for item in page["Items"]:
+            found[item["agentId"]["S"]] = {
+                name: next(iter(item[name].values())) for name in ("sequence", "announced", "state") if name in item
+            }
+    return found
 
 
 def scope(truth: Truth, agents: Sequence[str], since: float, until: float) -> Truth:

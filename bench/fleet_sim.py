@@ -35,7 +35,7 @@ import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from bench.fleet_truth import Event, Truth
 
@@ -187,6 +187,12 @@ class DelayQueue:
             for record in records:
                 self._inflight.pop(record["receiptHandle"], None)
 
+    def graces(self) -> int:
+        """Grace messages not yet handled (delayed, due or in flight): windows still open."""
+        with self._lock:
+            bodies = [body for _, _, body in self._due] + [body for _, _, body in self._inflight.values()]
+        return sum('"kind":"grace"' in body for body in bodies)
+
     def depth(self, late: float = 0.0) -> Tuple[int, int]:
         """(messages due for more than `late` seconds, delayed messages)."""
         now = time.monotonic()
@@ -266,6 +272,8 @@ class Functions:
         self.errors: Counter[str] = Counter()
         self.agent_of: Dict[str, str] = {}  # connectionId -> agentId (from `$connect` events)
         self.connection_of: Dict[str, str] = {}  # agentId -> its latest connectionId
+        self.inflight = 0  # gateway invocations (`$connect`, `$disconnect`) running now
+        self.waiting: Callable[[], int] = lambda: 0  # gateway invocations queued for a thread (fleet_gateway)
         self._lock = threading.Lock()
         self.runtimes: Dict[str, Any] = {}
         for name in self.NAMES:
@@ -325,12 +333,17 @@ class Functions:
 
     def invoke(self, name: str, event: Dict[str, Any]) -> Any:
         """The gateway's `invoke`: an object with .payload and .error (as lambda_rie.Invocation)."""
+        with self._lock:
+            self.inflight += 1
         try:
             return SimpleNamespace(payload=self.call(name, event), error=None)
         except Exception as exc:
             with self._lock:
                 self.errors[name] += 1
             return SimpleNamespace(payload=None, error=repr(exc))
+        finally:
+            with self._lock:
+                self.inflight -= 1
 
 
 def emulator_client(service: str, endpoint: str) -> Any:
@@ -387,6 +400,7 @@ class Sources:
         self._threads: List[threading.Thread] = []
         self._lock = threading.Lock()
         self.ticks = 0
+        self.seen: Optional[List[Tuple[str, str, Any, Any]]] = [] if os.environ.get("FLEET_DEBUG") else None
 
     def start(self) -> None:
         for target in (self._sqs, self._stream, self._clock):
@@ -454,6 +468,8 @@ class Sources:
                     }
                 )
             self.stream_backlog = len(answer["Records"])
+            if self.seen is not None:
+                self.seen.extend(_seen(record) for record in answer["Records"])
             list(lanes.map(self._lane, by_lane.values()))
             self.stream_backlog = 0
             if not answer["Records"]:
@@ -493,10 +509,22 @@ class Sources:
                 self.failures[f"reconcile {type(exc).__name__}"] += 1
 
     def idle(self) -> bool:
-        """Caught up: no queue message due for more than half a second, the stream read to its end (probes
-        fall due all the time in a live fleet: the queue itself is never empty)."""
-        due, _ = self.functions.queue.depth(0.5)
+        """Caught up: no `$connect` / `$disconnect` running or queued in the gateway, no grace message
+        pending, no queue message due for more than half a second, the stream read to its end (probes fall
+        due all the time in a live fleet: the queue itself is never empty)."""
+        functions = self.functions
+        if functions.inflight or functions.waiting() or functions.queue.graces():
+            return False
+        due, _ = functions.queue.depth(0.5)
         return due == 0 and self.stream_backlog == 0
+
+
+def _seen(record: Dict[str, Any]) -> Tuple[str, str, Any, Any]:
+    """(agentId, eventName, old sequence, new sequence) of a stream record (FLEET_DEBUG)."""
+    images = record["dynamodb"]
+    agent = images.get("Keys", {}).get("agentId", {}).get("S", "")
+    old, new = (images.get(name, {}).get("sequence", {}).get("N") for name in ("OldImage", "NewImage"))
+    return agent, record["eventName"], old, new
 
 
 # --- the gateway ---------------------------------------------------------------------------------
@@ -521,7 +549,9 @@ def fleet_gateway(functions: Functions, settings: Settings) -> Any:
         def start(self) -> Any:
             # Lambda runs many `$connect` / `$disconnect` invocations at once: more than asyncio's default
             # executor (cores + 4 threads) would, or a burst of closes queues up before its functions.
-            self._loop.set_default_executor(ThreadPoolExecutor(8, thread_name_prefix="gateway-invoke"))
+            executor = ThreadPoolExecutor(8, thread_name_prefix="gateway-invoke")
+            self._loop.set_default_executor(executor)
+            functions.waiting = executor._work_queue.qsize  # what settle() waits for too
             return super().start()
 
         def _admit(self) -> bool:
