@@ -158,9 +158,15 @@ def handshake_info(query: str, headers: Dict[str, str], source_ip: str) -> Conne
 
 
 def _context(
-    info: ConnectionInfo, api_id: str, stage: str, route_key: str, event_type: str, region: str
+    info: ConnectionInfo,
+    api_id: str,
+    stage: str,
+    route_key: str,
+    event_type: str,
+    region: str,
+    request_time: Optional[int] = None,
 ) -> Dict[str, Any]:
-    request_time = now_ms()
+    request_time = now_ms() if request_time is None else request_time
     context: Dict[str, Any] = {
         "routeKey": route_key,
         "eventType": event_type,
@@ -281,15 +287,23 @@ def message_event(
 
 
 def disconnect_event(
-    info: ConnectionInfo, api_id: str, stage: str, status_code: int, reason: str, region: str = REGION
+    info: ConnectionInfo,
+    api_id: str,
+    stage: str,
+    status_code: int,
+    reason: str,
+    region: str = REGION,
+    closed_at: Optional[int] = None,
 ) -> Dict[str, Any]:
+    """`$disconnect`'s event; requestTimeEpoch is the close as the gateway saw it (`closed_at`), however
+    long the invocation then waits for a thread (API Gateway stamps the request when the close happens)."""
     headers = {
         "Host": f"{api_id}.execute-api.{region}.amazonaws.com",
         "x-api-key": "",
         "X-Forwarded-For": "",
         "x-restapi": "",
     }
-    context = _context(info, api_id, stage, "$disconnect", "DISCONNECT", region)
+    context = _context(info, api_id, stage, "$disconnect", "DISCONNECT", region, closed_at)
     context["disconnectStatusCode"] = status_code
     context["disconnectReason"] = reason
     return {

@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from scripts import ws_mock
-from scripts.offline import REGION
+from scripts.offline import REGION, now_ms
 from scripts.ws_connections_api import ConnectionsApi, iso
 from scripts.ws_credentials import CredentialStore
 from scripts.ws_events import (
@@ -254,13 +254,13 @@ class Gateway:
         else:
             code = ws.close_code or 1006
             reason = ws.close_reason or CLOSE_REASONS.get(code, "")
-        await asyncio.to_thread(self._disconnected, later, code, reason)
+        await asyncio.to_thread(self._disconnected, later, code, reason, now_ms())
 
-    def _disconnected(self, info: ConnectionInfo, code: int, reason: str) -> None:
+    def _disconnected(self, info: ConnectionInfo, code: int, reason: str, closed_at: Optional[int] = None) -> None:
         route = self.routes.routes.get("$disconnect")
         if route is None:
             return
-        event = disconnect_event(info, self.routes.api_id, self.stage, code, reason, self.region)
+        event = disconnect_event(info, self.routes.api_id, self.stage, code, reason, self.region, closed_at)
         cid = info.connection_id
         if cid in self.drop_disconnect or cid in self.hold_disconnect:
             note = "dropped" if cid in self.drop_disconnect else "held"

@@ -150,6 +150,25 @@ def test_delete_connection_closes_1000_and_sends_disconnect(gateway: Gateway) ->
         api.delete_connection(ConnectionId=cid)
 
 
+def test_a_disconnect_that_waits_for_its_invocation_keeps_the_close_as_its_request_time(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API Gateway stamps `$disconnect` (requestTimeEpoch) when the connection closes; a Lambda busy with a
+    backlog runs it later with that stamp (presence counts the grace from it)."""
+    handle = gateway._disconnected
+
+    def busy(*args: Any) -> None:
+        time.sleep(1.0)  # waiting for a free invocation
+        handle(*args)
+
+    monkeypatch.setattr(gateway, "_disconnected", busy)
+    ws, cid = open_client(gateway)
+    closed = time.time() * 1000
+    ws.close()
+    stamped = gateway.wait_closed(cid).event["requestContext"]["requestTimeEpoch"]
+    assert closed - 50 <= stamped < closed + 500  # not when it ran, 1 s later
+
+
 def test_a_close_without_a_status_code_is_1005(gateway: Gateway) -> None:
     ws, cid = open_client(gateway)
     with ws.send_context():  # what close() does, with a close frame that has no status code
