@@ -97,8 +97,10 @@ def test_a_disconnect_whose_presence_write_fails_still_succeeds_and_the_probe_fi
     interceptor.decide = lambda operation, attempt: None
     rt.presence = None
     connections_api[1].gone.add("C1")
-    assert stack.deliver(kind="probe")["results"] == {"grace": 1}  # ... until its probe finds it gone
-    stack.advance(21)
+    assert stack.deliver(kind="probe")["results"] == {"gone_wait": 1}  # ... until its probe finds it gone
+    stack.advance(20)
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}  # and still listed a grace later
+    stack.advance(1)
     assert stack.deliver(kind="grace")["results"] == {"offline": 1}  # and nobody reconnected within grace
     assert events_of(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
 

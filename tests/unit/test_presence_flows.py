@@ -327,19 +327,46 @@ def test_a_lost_disconnect_is_found_by_the_probe(
     last_seen = stack.queue.sent[0].body["lastSeenAt"]
     connections_api[1].gone.add("C1")
 
-    result = stack.deliver(kind="probe")
-
-    assert result["results"] == {"grace": 1}  # its `$disconnect` may still be on its way: a window, no event yet
-    assert stack.connections.ids() == set()  # the registry forgets it too
+    found = now_ms()
+    assert stack.deliver(kind="probe")["results"] == {"gone_wait": 1}
+    # Its `$disconnect` (the close's stamp and reason) may still be on its way: it gets the grace to arrive.
+    again = stack.queue.sent[-1]
+    assert (again.body["kind"], again.delay, again.body["lastSeenAt"]) == ("probe", 20, last_seen)
+    assert found <= again.body["goneAt"] <= now_ms()
+    assert stack.connections.ids() == {"C1"}
     assert emf_metrics(logs.one("presence messages processed"))["LivenessProbes"] == (1, "Count", [])
-    assert only_events(stack) == [(1, "online", "connected")]
-    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe", "grace"]  # the probe chain ends
 
-    stack.advance(21)
+    stack.advance(20)
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}  # none came: lost; a window from goneAt
+    assert stack.connections.ids() == set()  # the registry forgets it too
+    assert only_events(stack) == [(1, "online", "connected")]
+    assert [sent.body["kind"] for sent in stack.queue.sent] == ["probe", "probe", "grace"]  # the chain ends
+    assert stack.queue.sent[-1].delay == 1  # the window began when the probe found it gone: over already
+
+    stack.advance(1)
     assert stack.deliver(kind="grace")["results"] == {"offline": 1}
     assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone")]
     detail = stack.details()[-1]
     assert (detail["since"], detail["abnormal"], detail["connectionId"]) == (last_seen, True, "C1")
+
+
+def test_a_disconnect_arriving_after_the_probe_found_its_connection_gone_is_announced_with_its_own_reason(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    """The probe runs between the close and its `$disconnect`: the `$disconnect`'s stamp and close code
+    decide, not the probe's `gone`."""
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 60_000)
+    connections_api[1].gone.add("C1")
+    closed = now_ms() - 2_000
+    assert stack.deliver(kind="probe")["results"] == {"gone_wait": 1}
+
+    stack.disconnect("C1", 1000, "bye", request_time=closed)
+    stack.advance(20)
+    assert stack.deliver(kind="probe")["results"] == {"ended": 1}
+    stack.deliver(kind="grace")
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "client_closed")]
+    assert stack.details()[-1]["since"] == closed
 
 
 def test_a_probe_that_finds_the_connection_gone_before_its_disconnect_does_not_flap_a_reconnecting_agent(
@@ -349,32 +376,33 @@ def test_a_probe_that_finds_the_connection_gone_before_its_disconnect_does_not_f
     stack.connect(AGENT, "C1")
     connections_api[1].gone.add("C1")
 
-    assert stack.deliver(kind="probe")["results"] == {"grace": 1}
+    assert stack.deliver(kind="probe")["results"] == {"gone_wait": 1}
     stack.connect(AGENT, "C2")  # back within grace
-    stack.disconnect("C1", 1006, "Connection lost")  # the late `$disconnect` finds nothing to remove
+    stack.disconnect("C1", 1006, "Connection lost")  # its `$disconnect`: the agent has C2
     stack.advance(21)
-    stack.deliver(kind="grace")
+    assert stack.deliver(kind="probe")["results"] == {"ended": 1, "alive": 1}  # C1's chain ends, C2's goes on
 
     assert only_events(stack) == [(1, "online", "connected")]
     assert stack.presence.state(AGENT)["state"] == "online"
     assert stack.presence.state(AGENT)["connections"] == {"C2"}
-    assert logs.one("agent reconnected within grace")["agentId"] == AGENT
+    assert logs.with_message("agent reconnected within grace") == []  # C1 was still listed when C2 came
 
 
 def test_a_window_the_probe_opened_runs_from_the_probe_not_from_when_the_connection_was_last_seen(
     stack: PresenceStack, connections_api: tuple[str, FakeConnections]
 ) -> None:
-    """A gone connection has no close stamp: the agent reconnecting 60 s after it was last seen alive (its
-    probe ran late) still gets the whole grace from the probe, and no offline."""
+    """A gone connection has no close stamp: found gone 60 s after it was last seen alive (its probe ran
+    late), its window runs from the probe; an agent reconnecting within it gets no offline."""
     stack.connect(AGENT, "C1")
     connections_api[1].gone.add("C1")
     stack.advance(60)
+    assert stack.deliver(kind="probe")["results"] == {"gone_wait": 1}
+    stack.advance(15)
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}  # confirmed early (SQS): window open
 
-    assert stack.deliver(kind="probe")["results"] == {"grace": 1}
-    assert stack.queue.sent[-1].delay == 20
-    stack.connect(AGENT, "C2", connected_at=now_ms() + 60_000)
+    stack.connect(AGENT, "C2", connected_at=now_ms() + 77_000)  # 17 s after the probe found C1 gone
 
-    stack.advance(21)
+    stack.advance(6)
     assert stack.deliver(kind="grace")["results"] == {"superseded": 1}
     assert only_events(stack) == [(1, "online", "connected")]
 
@@ -531,9 +559,12 @@ def test_a_probe_delivered_twice_announces_a_gone_connection_once(
     connections_api[1].gone.add("C1")
     probe = stack.messages("probe")
 
-    assert stack.deliver(probe)["results"] == {"grace": 1}
-    assert stack.deliver(probe)["results"] == {"ended": 1}
-    stack.advance(21)
+    assert stack.deliver(probe)["results"] == {"gone_wait": 1}
+    stack.advance(20)
+    confirmation = stack.messages("probe")
+    assert stack.deliver(confirmation)["results"] == {"grace": 1}
+    assert stack.deliver(confirmation)["results"] == {"ended": 1}
+    stack.advance(1)
     stack.deliver(kind="grace")
 
     assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone")]

@@ -2,8 +2,8 @@
 
 connected      `$connect`: the connection's first probe message, then T1; None = refuse the handshake
 dead           the sweeper and the checker: T4 (raises: the caller decides)
-lost           the checker, a connection found gone: T2 and its grace window, as its `$disconnect` would
-               (which may still be on its way) (raises)
+lost           the checker, a connection found gone a grace ago and still listed: T2 and its grace window,
+               as its lost `$disconnect` would have (raises)
 grace_expired  the checker: T3 (raises)
 probe_delay    when a connection's next liveness probe is due
 """
@@ -111,17 +111,19 @@ def dead(
     return outcome
 
 
-def lost(rt: Runtime, agent_id: str, connection_id: str, reason: str, since: int, detail: Mapping[str, Any]) -> Outcome:
-    """T2 for a connection @connections no longer knows while presence still lists it: its `$disconnect` was
-    lost or is still on its way. Like that `$disconnect`, the last connection opens a grace window (the agent
-    may be reconnecting right now), resolved by T3 with this reason. Raises the store's and SQS's errors (the
-    probe message is retried; a window whose grace message was never sent is resolved by the reconciler)."""
+def lost(
+    rt: Runtime, agent_id: str, connection_id: str, reason: str, since: int, detail: Mapping[str, Any], gone_at: int
+) -> Outcome:
+    """T2 for a connection @connections has not known since `gone_at` while presence still lists it: its
+    `$disconnect` was lost. Like that `$disconnect`, the last connection opens a grace window, from `gone_at`
+    (`since`, last seen alive, is no close time), resolved by T3 with this reason. Raises the store's and
+    SQS's errors (the probe message is retried; a window whose grace message was never sent is resolved by
+    the reconciler)."""
     found = presence(rt)
     now = found.clock()
     fields = {"abnormal": True, **detail, "connectionId": connection_id, "detectedAt": now}
     grace_ms = found.settings.grace_seconds * 1000
-    # The window runs from now: `since` (last seen alive) is no close time, and the agent may be reconnecting.
-    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, grace_ms, start=now)
+    outcome = store(found).closed(agent_id, connection_id, reason, since, fields, grace_ms, start=gone_at)
     schedule_grace(found, agent_id, outcome)
     report(found, agent_id, connection_id, outcome)
     return outcome

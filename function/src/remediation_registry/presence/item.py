@@ -21,7 +21,8 @@ with liveness.parse):
         offline transition if the window (token) is still open (T3)
   probe {"v":1,"kind":"probe","agentId":..,"connectionId":..,"connectedAt":<ms>,"lastSeenAt":<ms>}
         the first sent by `$connect`, each next by the checker before it acknowledges the current one;
-        a chain per agent connection, ending when the connection is gone
+        a chain per agent connection, ending when the connection is gone (its last message, when
+        GetConnection found it gone while presence still listed it, adds "goneAt":<ms>)
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
   grace  arrived early (more than 1 s before its deadline, by this function's clock): sent again with
          the remaining delay; else T3 (offline if the window is still open)
   probe  older than API Gateway's 2-hour limit + grace: T4 expired (if still a member), no probe;
-         GetConnection GoneException: the `$disconnect` was lost or is still on its way -> T2 with reason
-         gone (if still a member): a grace window, as the `$disconnect` would open, so an agent
-         reconnecting meanwhile does not flap;
+         GetConnection GoneException (if still a member): the `$disconnect` was lost or is still on its
+         way; it carries the close's stamp and reason, so it gets `grace_seconds` to arrive: the same
+         probe again, with goneAt, delayed by the grace ("gone_wait"); that one, if the connection is
+         still a member (no `$disconnect` came), makes T2 with reason gone and a window from goneAt
+         (an agent reconnected meanwhile has another connection: nothing more);
          alive but silent past the heartbeat timeout: DeleteConnection -> T4 heartbeat_timeout;
          alive: the next probe message, sent before this one is acknowledged
 Throttling and other errors raise: the message is not acknowledged and SQS delivers it again.
@@ -48,6 +50,7 @@ class Message(NamedTuple):
     connection_id: Optional[str] = None  # probe
     connected_at: Optional[int] = None  # probe: epoch ms
     last_seen_at: Optional[int] = None  # probe: epoch ms, the last moment the connection was known alive
+    gone_at: Optional[int] = None  # probe: epoch ms, when GetConnection first answered GoneException
 
 
 def parse(body: Any) -> Message:
@@ -70,6 +73,7 @@ def parse(body: Any) -> Message:
             connection_id=_text(data, "connectionId"),
             connected_at=_ms(data, "connectedAt"),
             last_seen_at=_ms(data, "lastSeenAt"),
+            gone_at=_ms(data, "goneAt") if "goneAt" in data else None,
         )
     raise ValueError(f"unknown kind {str(found)[:16]!r}")
 
@@ -118,21 +122,18 @@ class Liveness:
 
     def probe(self, message: Message) -> str:
         agent_id, connection_id = message.agent_id, str(message.connection_id)
-        connected_at, last_seen = int(message.connected_at or 0), int(message.last_seen_at or 0)
+        connected_at = int(message.connected_at or 0)
         now = self.presence.clock()
         limit = contract.MAX_CONNECTION_SECONDS * 1000
         if now >= connected_at + limit + self.rt.settings.grace_seconds * 1000:
             detail = {"connectedAt": connected_at, "durationSeconds": limit / 1000}
             return self._dead_if_member(agent_id, connection_id, EXPIRED, connected_at + limit, detail)
+        if message.gone_at is not None:  # found gone a grace ago: did its `$disconnect` come meanwhile?
+            return self._gone(message, now)
         self.probes += 1
         found = self.prober.inspect(connection_id)
         if found.status == GONE:
-            if not self._member(agent_id, connection_id):
-                return "ended"
-            self._remove_connection(connection_id)
-            return hooks.lost(
-                self.rt, agent_id, connection_id, GONE_REASON, last_seen, {"connectedAt": connected_at}
-            ).kind
+            return self._gone(message, now)
         if found.status == ERROR:
             raise ProbeFailed(f"GetConnection failed: {found.error}")
         timeout = self.presence.settings.heartbeat_timeout_seconds
@@ -151,6 +152,26 @@ class Liveness:
         )
         self.presence.send(body, hooks.probe_delay(self.presence, now, last_active))
         return "alive"
+
+    def _gone(self, message: Message, now: int) -> str:
+        """A connection @connections no longer knows: nothing if presence no longer lists it; found now, the
+        probe again after the grace (its `$disconnect`, with the close's stamp, may be on its way); found a
+        grace ago and still listed: T2 (lost), the registry item removed."""
+        agent_id, connection_id = message.agent_id, str(message.connection_id)
+        if not self._member(agent_id, connection_id):
+            return "ended"
+        fields = {
+            "connectionId": connection_id,
+            "connectedAt": message.connected_at,
+            "lastSeenAt": message.last_seen_at,
+        }
+        if message.gone_at is None:
+            body = encode_message(PROBE_KIND, agent_id, **fields, goneAt=now)
+            self.presence.send(body, hooks.delay_seconds(self.presence.settings.grace_seconds))
+            return "gone_wait"
+        self._remove_connection(connection_id)
+        since, detail = int(message.last_seen_at or 0), {"connectedAt": message.connected_at}
+        return hooks.lost(self.rt, agent_id, connection_id, GONE_REASON, since, detail, message.gone_at).kind
 
     def _dead_if_member(
         self, agent_id: str, connection_id: str, reason: str, since: int, detail: Dict[str, Any]
