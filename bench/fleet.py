@@ -41,6 +41,7 @@ from bench.fleet_sim import (  # noqa: E402
     Settings,
     Sources,
     create_tables,
+    emulator_client,
     fleet_gateway,
 )
 from bench.fleet_truth import Event, Truth, check, percentile  # noqa: E402
@@ -231,7 +232,7 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
 
 def presence_items(functions: Functions) -> Dict[str, Dict[str, Any]]:
     """agentId -> (sequence, announced, state) of every presence item now (FLEET_DEBUG)."""
-    client: Any = functions.runtimes["events"].dynamodb
+    client: Any = emulator_client("dynamodb", functions.env["AWS_ENDPOINT_URL"])  # botocore's own timeouts
     found: Dict[str, Dict[str, Any]] = {}
     for page in client.get_paginator("scan").paginate(TableName="fleet-presence"):
         for item in page["Items"]:
