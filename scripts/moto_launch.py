@@ -97,6 +97,10 @@ def _faithful_stream_records() -> None:
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
 
 
+# The DynamoDB backend's item operations correction 6 runs under one lock.
+ITEM_OPERATIONS = ("put_item", "update_item", "delete_item", "get_item", "batch_write_item", "transact_write_items")
+
+
 def _atomic_item_writes() -> None:
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
 
@@ -109,7 +113,7 @@ def _atomic_item_writes() -> None:
 
         return run
 
-    for name in ("put_item", "update_item", "delete_item", "get_item", "batch_write_item", "transact_write_items"):
+    for name in ITEM_OPERATIONS:
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 

@@ -112,9 +112,9 @@ def _corrected(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard
 
-    for owner, names in ((StreamShard, ["add"]), (DynamoDBBackend, ["update_item", "put_item", "delete_item"])):
-        for attribute in names + ["get_item", "batch_write_item", "transact_write_items"] * (owner is DynamoDBBackend):
-            monkeypatch.setattr(owner, attribute, getattr(owner, attribute))
+    monkeypatch.setattr(StreamShard, "add", StreamShard.add)
+    for name in moto_launch.ITEM_OPERATIONS:
+        monkeypatch.setattr(DynamoDBBackend, name, getattr(DynamoDBBackend, name))
     moto_launch._faithful_stream_records()
     moto_launch._atomic_item_writes()
 

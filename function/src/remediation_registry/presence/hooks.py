@@ -18,14 +18,13 @@ from ..store import for_log
 from ..telemetry import MetricGroup
 from .item import PROBE_KIND, encode_message
 from .store import Outcome
-from .track import _ERRORS, Presence, _failure, of, schedule_grace
+from .track import _ERRORS, Presence, _failure, delay_seconds, of, schedule_grace
 from .transitions import Contended, Transitions
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
 FAILURES = (ClientError, BotoCoreError, Contended)
-MAX_DELAY_SECONDS = 900  # SQS's limit
 
 
 def presence(rt: Runtime) -> Presence:
@@ -38,11 +37,6 @@ def presence(rt: Runtime) -> Presence:
 
 def store(found: Presence) -> Transitions:
     return cast(Transitions, found.store)
-
-
-def delay_seconds(seconds: float) -> int:
-    """DelaySeconds for a message due in `seconds`: whole seconds, at least 1, at most SQS's 900."""
-    return max(1, min(MAX_DELAY_SECONDS, int(-(-seconds // 1))))
 
 
 def report(found: Presence, agent_id: str, connection_id: Optional[str], outcome: Outcome) -> None:

@@ -32,6 +32,7 @@ from .item import (
     encode_message,
 )
 from .item import GONE as GONE_REASON
+from .track import delay_seconds
 from .valid import kind
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class Liveness:
         if now < deadline - EARLY_MS:
             self.presence.send(
                 encode_message(GRACE_KIND, agent_id, token=token, deadline=deadline),
-                hooks.delay_seconds((deadline - now) / 1000),
+                delay_seconds((deadline - now) / 1000),
             )
             return "resent"
         return hooks.grace_expired(self.rt, agent_id, token).kind
@@ -167,7 +168,7 @@ class Liveness:
         }
         if message.gone_at is None:
             body = encode_message(PROBE_KIND, agent_id, **fields, goneAt=now)
-            self.presence.send(body, hooks.delay_seconds(self.presence.settings.grace_seconds))
+            self.presence.send(body, delay_seconds(self.presence.settings.grace_seconds))
             return "gone_wait"
         self._remove_connection(connection_id)
         since, detail = int(message.last_seen_at or 0), {"connectedAt": message.connected_at}

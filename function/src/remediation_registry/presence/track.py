@@ -118,7 +118,12 @@ def schedule_grace(presence: Presence, agent_id: str, outcome: Outcome) -> None:
     if outcome.kind == GRACE:
         deadline = int(outcome.deadline or 0)
         body = encode_message(GRACE_KIND, agent_id, token=outcome.token, deadline=deadline)
-        presence.send(body, max(1, -((presence.clock() - deadline) // 1000)))  # due at the deadline, >= 1 s
+        presence.send(body, delay_seconds((deadline - presence.clock()) / 1000))
+
+
+def delay_seconds(seconds: float) -> int:
+    """DelaySeconds for a message due in `seconds`: whole seconds, at least 1, at most SQS's 900."""
+    return max(1, min(900, int(-(-seconds // 1))))
 
 
 def _failure(agent_id: str, connection_id: str, error: Exception) -> Dict[str, Any]:

@@ -152,7 +152,7 @@ class Transitions(PresenceStore):
                     return Outcome(JOINED, reconnect=PENDING in done, expired=expired)
                 if item is None or item.get(STATE) in (None, {"S": OFFLINE}):
                     continue  # not online: the transition (a)
-                token = over(item, connected_at - (grace_ms or 0)) if grace_ms is not None else None
+                token = over(item, connected_at - grace_ms) if grace_ms is not None else None
                 if token is not None and expired is None:
                     expired = self.grace_expired(agent_id, token)  # T3 now; then the transition (a)
                     continue
