@@ -26,7 +26,7 @@ import struct
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from scripts.offline import REGION
 from scripts.ws_credentials import Principal
@@ -44,6 +44,7 @@ from remediation_agent import (  # noqa: E402 - the folder users copy, imported 
     Presigner,
     insecure_query_string_url,
 )
+from remediation_agent.urls import UrlSource, with_query  # noqa: E402
 
 __all__ = ["Agent", "ClientConfig", "LinkRecord", "start_agent", "user_agent"]
 
@@ -202,16 +203,16 @@ def start_agent(
             relay.silence()  # a silent host stays silent, whatever its client tries
         return through
 
-    source: Callable[[], str]
+    source: UrlSource
     if creds is not None:
 
-        def source() -> str:
-            return Presigner(target(), region, credentials=creds)()
+        def source(extra: Optional[Mapping[str, str]] = None) -> str:
+            return Presigner(target(), region, credentials=creds)(extra)
 
     else:
 
-        def source() -> str:
-            return insecure_query_string_url(target(), client_type, agent_id)
+        def source(extra: Optional[Mapping[str, str]] = None) -> str:
+            return with_query(insecure_query_string_url(target(), client_type, agent_id), extra)
 
     lines = _Lines()
     logger = logging.getLogger(f"remediation_agent.{name}.{id(lines)}")

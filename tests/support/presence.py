@@ -235,12 +235,20 @@ class PresenceStack:
         self.monkeypatch.setattr(store, "now_ms", lambda: int((time.time() + self.offset) * 1000))
 
     # -- the functions, as their event sources invoke them -------------------------------------------------
-    def connect(self, agent_id: str, connection_id: str, connected_at: Optional[int] = None) -> Dict[str, Any]:
+    def connect(
+        self,
+        agent_id: str,
+        connection_id: str,
+        connected_at: Optional[int] = None,
+        query: Optional[Dict[str, str]] = None,
+    ) -> Dict[str, Any]:
+        """`$connect` of an agent (identity from the authorizer); `query`: the URL's query string."""
         self.runtime()
         event = connect_event(
             connection_id,
             authorizer={"clientType": "agent", "agentId": agent_id},
             connected_at=connected_at if connected_at is not None else now_ms(),
+            query=query,
         )
         return handlers.connect(event, FakeContext())
 

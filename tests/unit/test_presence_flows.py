@@ -479,6 +479,72 @@ def test_a_silent_connection_whose_disconnect_overtakes_the_checker_is_still_a_h
     assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "heartbeat_timeout")]
 
 
+# A `$disconnect` that comes after the agent's next `$connect` (late: the functions scale apart, a
+# throttle), or never (lost), leaves no window for `$connect` to judge: the agent's client reports its
+# outage (downMs on the URL) and `$connect` decides on that report (T5).
+
+
+def test_a_reconnect_reported_past_the_grace_before_the_late_disconnect_is_offline_then_online(
+    stack: PresenceStack, logs: LogReader
+) -> None:
+    connected = now_ms() - 120_000
+    stack.connect(AGENT, "C1", connected_at=connected)
+    back = now_ms()
+
+    stack.connect(AGENT, "C2", connected_at=back, query={"downMs": "30000"})  # C1's `$disconnect` not yet in
+    late = stack.disconnect("C1", 1006, "Connection lost", connected_at=connected, request_time=back - 29_000)
+
+    assert late == {"statusCode": 200, "body": "disconnected"}
+    assert only_events(stack) == [
+        (1, "online", "connected"),
+        (2, "offline", "connection_lost"),
+        (3, "online", "connected"),
+    ]
+    offline, online = stack.details()[-2:]
+    assert (offline["since"], offline["connectionId"], offline["abnormal"]) == (back - 30_000, "C1", True)
+    assert (online["since"], online["connectionId"], online["previous"]["state"]) == (back, "C2", "offline")
+    registered = [line for line in logs.with_message("connection registered") if line["connectionId"] == "C2"]
+    assert (registered[0]["downMs"], registered[0]["presence"]) == (30_000, "online")
+    assert [line["reason"] for line in logs.with_message("agent offline")] == ["connection_lost"]
+    assert stack.messages("grace") == []  # the late `$disconnect` found C1 gone from presence: no window
+    state = stack.presence.state(AGENT)
+    assert (state["state"], state["sequence"], state["connections"]) == ("online", 3, {"C2"})
+
+
+def test_a_lost_disconnect_then_a_reconnect_reported_past_the_grace_ends_the_old_probe_chain(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 120_000)
+    [old_probe] = stack.messages("probe")
+    stack.queue.release([old_probe])
+    connections_api[1].gone.add("C1")  # its `$disconnect` was lost
+
+    stack.connect(AGENT, "C2", query={"downMs": "45000"})
+
+    assert stack.deliver([old_probe])["results"] == {"ended": 1}
+    assert only_events(stack) == [
+        (1, "online", "connected"),
+        (2, "offline", "connection_lost"),
+        (3, "online", "connected"),
+    ]
+
+
+@pytest.mark.parametrize("value", ["-5", "12.5", "soon", "", "99999999999", "\u0661\u0662"])
+def test_a_malformed_down_report_is_logged_and_ignored_and_the_agent_still_connects(
+    stack: PresenceStack, logs: LogReader, value: str
+) -> None:
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 120_000)
+
+    answer = stack.connect(AGENT, "C2", query={"downMs": value})
+
+    assert answer == {"statusCode": 200, "body": "connected"}
+    line = logs.one("reconnect report ignored: downMs is not 1-10 digits")
+    assert (line["level"], line["agentId"], line["value"]) == ("WARNING", AGENT, value[:32])
+    assert emf_metrics(line)["IgnoredDownReports"] == (1, "Count", [])
+    assert only_events(stack) == [(1, "online", "connected")]  # joined, as without a report
+    assert stack.presence.state(AGENT)["connections"] == {"C1", "C2"}
+
+
 def test_a_probe_past_the_two_hour_limit_expires_the_connection_without_calling_api_gateway(
     stack: PresenceStack, connections_api: tuple[str, FakeConnections]
 ) -> None:

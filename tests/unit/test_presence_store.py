@@ -176,6 +176,109 @@ def test_a_connect_at_the_end_of_the_grace_joins_and_one_after_it_does_not(table
     assert back.expired.since == second
 
 
+def test_a_client_back_after_the_grace_with_its_disconnect_late_makes_one_offline_then_goes_online(
+    table: PresenceTable,
+) -> None:
+    """T5: C1's `$disconnect` has not come (late or lost), so presence still lists C1 with no window; the
+    agent's client reports on C2's `$connect` that it had no connection for 30 s (grace 20 s): offline
+    since C1 was lost (connection_lost), then online; C1's `$disconnect`, when it comes, changes nothing."""
+    store = transitions_on(table)
+    store.connected(AGENT, "C1", 1_000, DETAIL)
+
+    back = store.connected(AGENT, "C2", 100_000, DETAIL, grace_ms=20_000, down_ms=30_000)
+    late = store.closed(AGENT, "C1", "connection_lost", 71_000, {"connectionId": "C1"}, 20_000)
+
+    assert (back.kind, back.sequence, back.since) == ("online", 3, 100_000)
+    lost = back.expired
+    assert (lost.kind, lost.sequence, lost.reason, lost.since, lost.event) == (
+        "offline",
+        2,
+        "connection_lost",
+        70_000,
+        {"connectionId": "C1"},
+    )
+    assert late.kind == "still_online"
+    state = table.state(AGENT)
+    assert (state["state"], state["sequence"], state["since"], state["connections"]) == ("online", 3, 100_000, {"C2"})
+
+
+def test_the_offline_a_client_reports_is_recorded_with_the_lost_connection_and_the_report(
+    table: PresenceTable,
+) -> None:
+    store = transitions_on(table)
+    store.connected(AGENT, "C1", 1_000, DETAIL)
+    seen: List[Dict[str, Any]] = []
+
+    def offline_image(operation: str, count: int, request: Dict[str, Any]) -> None:
+        if operation == "update_item" and count == 3:  # after the refused join and T5
+            seen.append(table.client.get_item(TableName=PRESENCE_TABLE, Key={"agentId": {"S": AGENT}})["Item"])
+
+    watched = transitions_on(table, Interleaved(table.client, offline_image))
+    watched.connected(AGENT, "C2", 100_000, {**DETAIL, "connectionId": "C2"}, grace_ms=20_000, down_ms=30_000)
+
+    [item] = seen
+    assert (item["state"]["S"], item["reason"]["S"], item["since"]["N"]) == ("offline", "connection_lost", "70000")
+    assert "connections" not in item
+    assert "pending" not in item
+    event = item["event"]["M"]
+    assert (event["connectionId"]["S"], event["abnormal"]["BOOL"]) == ("C1", True)
+    assert "downMs" in event["disconnectReason"]["S"]
+
+
+@pytest.mark.parametrize(
+    ("down_ms", "why"),
+    [
+        (20_000, "not longer than the grace: a blip"),
+        (None, "no report (an older client)"),
+        (150_000, "lost before the listed connection came: it is not the one the client lost"),
+    ],
+)
+def test_a_report_that_does_not_prove_a_gap_joins_without_any_transition(
+    table: PresenceTable, down_ms: Any, why: str
+) -> None:
+    store = transitions_on(table)
+    store.connected(AGENT, "C1", 1_000, DETAIL)
+
+    back = store.connected(AGENT, "C2", 100_000, DETAIL, grace_ms=20_000, down_ms=down_ms)
+
+    assert (back.kind, back.expired) == ("joined", None), why
+    state = table.state(AGENT)
+    assert (state["sequence"], state["connections"]) == (1, {"C1", "C2"}), why
+
+
+def test_an_open_window_is_decided_by_the_gateways_stamps_not_by_the_clients_report(table: PresenceTable) -> None:
+    """C1's `$disconnect` came (window open, close stamped at 90 s): reconnecting 10 s after that stamp is
+    within the grace, whatever the client says about its own outage."""
+    store = transitions_on(table)
+    store.connected(AGENT, "C1", 1_000, DETAIL)
+    store.closed(AGENT, "C1", "connection_lost", 90_000, {"connectionId": "C1"}, 20_000)
+
+    back = store.connected(AGENT, "C2", 100_000, DETAIL, grace_ms=20_000, down_ms=30_000)
+
+    assert (back.kind, back.reconnect, back.expired) == ("joined", True, None)
+    assert table.state(AGENT)["sequence"] == 1
+
+
+def test_a_report_racing_the_late_disconnect_makes_one_offline(table: PresenceTable) -> None:
+    """C1's `$disconnect` lands between C2's refused join and its T5: T5's condition fails (the item
+    changed), C2 sees the window the `$disconnect` opened, over by its stamp, and closes it (T3) instead:
+    still one offline transition, then online."""
+    store = transitions_on(table)
+    store.connected(AGENT, "C1", 1_000, DETAIL)
+
+    def disconnect_lands(operation: str, count: int, request: Dict[str, Any]) -> None:
+        if operation == "update_item" and count == 2:
+            store.closed(AGENT, "C1", "connection_lost", 71_000, {"connectionId": "C1"}, 20_000)
+
+    racing = transitions_on(table, Interleaved(table.client, disconnect_lands))
+    back = racing.connected(AGENT, "C2", 100_000, DETAIL, grace_ms=20_000, down_ms=30_000)
+
+    assert (back.kind, back.sequence) == ("online", 3)
+    assert (back.expired.kind, back.expired.since, back.expired.reason) == ("offline", 71_000, "connection_lost")
+    state = table.state(AGENT)
+    assert (state["state"], state["sequence"], state["connections"]) == ("online", 3, {"C2"})
+
+
 # ---------------------------------------------------------------------------------------------------
 # T3 and T4
 # ---------------------------------------------------------------------------------------------------

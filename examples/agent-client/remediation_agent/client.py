@@ -9,7 +9,10 @@
   old one with 1000 (make-before-break: the agent never has zero connections, presence sees no gap);
 - when the connection closes without being asked to, it reconnects: at once after 1001 (API Gateway's
   idle timeout or 2-hour limit, a deployment), else after a full-jitter exponential backoff (0.5 s
-  base, 30 s cap), reset once a connection stayed up `backoff_reset_after` seconds;
+  base, 30 s cap), reset once a connection stayed up `backoff_reset_after` seconds; every reconnect
+  attempt reports `downMs`, the milliseconds since the lost connection closed (a monotonic duration: no
+  clock skew), so presence announces an outage longer than its grace even when API Gateway's
+  `$disconnect` for the lost connection comes late or never;
 - `stop()` closes the connection with 1000 and returns.
 Every step is one JSON log line (logs.py); `links` keeps what happened to each connection.
 """
@@ -35,6 +38,7 @@ from remediation_agent.policy import DEFAULT_RENEW_AFTER, Backoff, jittered, ren
 from remediation_agent.urls import UrlSource
 
 NORMAL_CLOSURE, GOING_AWAY, ABNORMAL_CLOSURE = 1000, 1001, 1006
+DOWN_MS = "downMs"  # the reconnect report's query parameter (docs/client-contract.md)
 Message = Union[str, bytes]
 OnMessage = Callable[[Message], Optional[Awaitable[None]]]
 
@@ -75,6 +79,7 @@ class LinkRecord:
     close_code: Optional[int] = None
     close_reason: str = ""
     closed_by: Optional[str] = None  # "client" (renewal, stop), "server" (a close frame), "network" (1006)
+    closed_mono: Optional[float] = None
     heartbeats: int = 0
     messages: int = 0
 
@@ -138,6 +143,7 @@ class AgentClient:
         config = self.config
         backoff = Backoff(config.backoff_base, config.backoff_cap, self.rng)
         immediate, going_away_retry_used, purpose = True, False, "connect"
+        down_since: Optional[float] = None  # monotonic: when the connection lost last closed
         try:
             while not self._stop.is_set():
                 if not immediate:
@@ -146,7 +152,7 @@ class AgentClient:
                     if await self._stopped_within(delay):
                         break
                 immediate = False
-                link = await self._open(purpose)
+                link = await self._open(purpose, down_since)
                 purpose = "reconnect"
                 if link is None:
                     continue
@@ -154,6 +160,7 @@ class AgentClient:
                 last = await self._hold(link)
                 if last is None:
                     break
+                down_since = last.closed_mono
                 if time.monotonic() - chain_started >= config.backoff_reset_after:
                     backoff.reset()
                     going_away_retry_used = False
@@ -167,10 +174,13 @@ class AgentClient:
 
     # --- one connection -------------------------------------------------------------------------------
 
-    async def _open(self, purpose: str) -> Optional[_Link]:
+    async def _open(self, purpose: str, down_since: Optional[float] = None) -> Optional[_Link]:
         config = self.config
+        extra = {}
+        if down_since is not None:  # a reconnect: how long this agent has had no connection (contract)
+            extra[DOWN_MS] = str(max(0, int((time.monotonic() - down_since) * 1000)))
         try:
-            url = await asyncio.to_thread(self.url_source)  # signing may refresh credentials
+            url = await asyncio.to_thread(self.url_source, extra)  # signing may refresh credentials
         except Exception as exc:  # noqa: BLE001 - reported, then retried with backoff like any failed attempt
             self._emit(logging.ERROR, "cannot build the connection URL", purpose=purpose, error=repr(exc))
             return None
@@ -220,7 +230,7 @@ class AgentClient:
             if link.heart is not None:
                 link.heart.cancel()
         record = link.record
-        record.closed_at = time.time()
+        record.closed_at, record.closed_mono = time.time(), time.monotonic()
         record.close_code = link.ws.close_code if link.ws.close_code is not None else ABNORMAL_CLOSURE
         record.close_reason = link.ws.close_reason or ""
         record.closed_by = (

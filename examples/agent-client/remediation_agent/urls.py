@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Any, Callable, Optional
+from typing import Any, Mapping, Optional, Protocol
 
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -23,7 +23,21 @@ _SIGNING_SCHEME = {"wss": "https", "ws": "http"}
 # <api id>.execute-api.<region>.amazonaws.com (and the .com.cn partition)
 _API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$")
 
-UrlSource = Callable[[], str]  # called once per connection attempt
+
+class UrlSource(Protocol):
+    """Called once per connection attempt: the URL to open, with `extra` query parameters (the client's
+    `downMs` report on a reconnect) inside whatever it signs."""
+
+    def __call__(self, extra: Optional[Mapping[str, str]] = None) -> str: ...
+
+
+def with_query(url: str, extra: Optional[Mapping[str, str]] = None) -> str:
+    """`url` with `extra` appended to its query string (unchanged without)."""
+    if not extra:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True) + list(extra.items())
+    return parts._replace(query=urllib.parse.urlencode(query)).geturl()
 
 
 def region_of(url: str) -> Optional[str]:
@@ -83,8 +97,8 @@ class Presigner:
             raise RuntimeError("no AWS credentials found (botocore's credential chain is empty)")
         return chain.get_frozen_credentials()  # one consistent key, secret and token
 
-    def __call__(self) -> str:
-        return presign(self.url, self._credentials(), self.region, self.expires)
+    def __call__(self, extra: Optional[Mapping[str, str]] = None) -> str:
+        return presign(with_query(self.url, extra), self._credentials(), self.region, self.expires)
 
 
 def insecure_query_string_url(url: str, client_type: str, agent_id: Optional[str] = None) -> str:
@@ -99,5 +113,9 @@ def insecure_query_string_url(url: str, client_type: str, agent_id: Optional[str
 
 
 def fixed(url: str) -> UrlSource:
-    """A UrlSource that always opens the same URL."""
-    return lambda: url
+    """A UrlSource that always opens the same URL (plus the attempt's `extra` parameters)."""
+
+    def source(extra: Optional[Mapping[str, str]] = None) -> str:
+        return with_query(url, extra)
+
+    return source

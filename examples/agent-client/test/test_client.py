@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import urllib.parse
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -26,8 +28,10 @@ class Server:
         self.connections: List[ServerConnection] = []
         self.refuse = 0  # refuse this many handshakes with 403
         self.url = ""
+        self.queries: List[Dict[str, str]] = []  # each handshake's query parameters, refused ones too
 
     def process_request(self, ws: ServerConnection, request: Request) -> Optional[Response]:
+        self.queries.append(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.path).query)))
         if self.refuse > 0:
             self.refuse -= 1
             self.events.append(("refused", 403))
@@ -187,6 +191,30 @@ def test_a_lost_connection_reconnects_after_a_full_jitter_backoff() -> None:
     [scheduled] = logs.find("reconnect scheduled")
     assert scheduled["retry"] == 1
     assert 0 <= scheduled["delaySeconds"] <= 0.5
+
+
+def test_every_reconnect_attempt_reports_how_long_the_agent_has_had_no_connection() -> None:
+    """downMs (docs/client-contract.md): absent on the first connection; on each attempt after a loss, the
+    milliseconds since the lost connection closed, growing across refused attempts, never more than the
+    time the agent really was without a connection."""
+    away: List[float] = []
+
+    async def story(server: Server, client: AgentClient, logs: Logs) -> None:
+        await until(lambda: len(server.connections) == 1)
+        server.refuse = 2
+        lost = time.monotonic()
+        server.connections[0].transport.abort()
+        await until(lambda: len(server.connections) == 2)
+        away.append(time.monotonic() - lost)
+
+    server, client, _ = scenario(story, backoff_base=0.05, backoff_cap=0.1)
+    assert "downMs" not in server.queries[0]
+    reports = [int(query["downMs"]) for query in server.queries[1:]]
+    assert len(reports) == 3  # two refused attempts, then the connection
+    assert reports == sorted(reports)
+    assert reports[0] >= 0
+    assert reports[-1] <= away[0] * 1000
+    assert [link.purpose for link in client.links] == ["connect", "reconnect"]
 
 
 def test_a_server_side_1000_is_not_a_reason_to_stay_away() -> None:

@@ -9,7 +9,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from remediation_agent.client import _redacted
-from remediation_agent.urls import Presigner, insecure_query_string_url, presign, region_of
+from remediation_agent.urls import Presigner, fixed, insecure_query_string_url, presign, region_of, with_query
 
 API = "wss://abc123defg.execute-api.eu-west-1.amazonaws.com/live"
 
@@ -83,3 +83,18 @@ def test_query_string_identity_is_appended_to_the_query() -> None:
 def test_logs_never_show_a_signature() -> None:
     signed = presign(API, Credentials("AKIDEXAMPLE", "secret", "token"), "eu-west-1")
     assert _redacted(signed) == API
+
+
+def test_the_reconnect_report_is_signed_with_the_rest_of_the_query() -> None:
+    """downMs goes into the URL before signing: added after, it would void the signature (API Gateway: 403)."""
+    presigner = Presigner(API, credentials=Credentials("AKIDEXAMPLE", "secret"))
+    params = query(presigner({"downMs": "31250"}))
+    assert params["downMs"] == "31250"
+    assert len(params["X-Amz-Signature"]) == 64
+    assert "downMs" not in query(presigner())
+
+
+def test_extra_parameters_are_appended_to_a_fixed_or_identity_url() -> None:
+    url = insecure_query_string_url(API, "agent", "agent-07")
+    assert query(fixed(url)({"downMs": "12"})) == {"clientType": "agent", "agentId": "agent-07", "downMs": "12"}
+    assert fixed(url)() == url == with_query(url, {})

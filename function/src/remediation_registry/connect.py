@@ -63,6 +63,19 @@ def parse_connect(event: object) -> ConnectEvent:
     )
 
 
+DOWN_MS = "downMs"  # the agent client's report: ms it had no connection when it opened this one
+
+
+def down_ms(query: Mapping[str, Any]) -> Tuple[Optional[int], bool]:
+    """The `downMs` query parameter: (its value, False) when absent or 1-10 ASCII digits, else (None, True)."""
+    value = query.get(DOWN_MS)
+    if value is None:
+        return None, False
+    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
+        return int(value), False
+    return None, True
+
+
 # The identity settings, loaded once per container: per Runtime (handlers.reset() starts a new one).
 _identity_settings: Optional[Tuple[object, identity.IdentitySettings]] = None
 
@@ -154,8 +167,15 @@ def handle(rt: Runtime, event: Any, request_id: Optional[str]) -> Dict[str, Any]
         # refuses the handshake (500; the item is left to the sweeper, as for any failed $connect).
         from .presence import hooks  # noqa: PLC0415
 
+        down, bad = down_ms(parsed.query)
+        if bad:  # a client's report is a hint: a malformed one is ignored, never a refusal
+            ignored = {**fields, "agentId": agent_id, "parameter": DOWN_MS, "value": str(parsed.query[DOWN_MS])[:32]}
+            metric = MetricGroup({}, [("IgnoredDownReports", "Count", 1)])
+            telemetry.log("WARNING", "reconnect report ignored: downMs is not 1-10 digits", ignored, [metric])
+        elif down is not None:
+            fields["downMs"] = down
         outcome = hooks.connected(
-            rt, agent_id, parsed.connection_id, parsed.connected_at_ms, parsed.api_id, parsed.stage
+            rt, agent_id, parsed.connection_id, parsed.connected_at_ms, parsed.api_id, parsed.stage, down
         )
         if outcome is None:
             return dict(UNAVAILABLE)

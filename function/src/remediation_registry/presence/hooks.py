@@ -63,10 +63,17 @@ def probe_delay(found: Presence, now: int, last_active: Optional[int]) -> int:
 
 
 def connected(
-    rt: Runtime, agent_id: str, connection_id: str, connected_at: int, api_id: Optional[str], stage: Optional[str]
+    rt: Runtime,
+    agent_id: str,
+    connection_id: str,
+    connected_at: int,
+    api_id: Optional[str],
+    stage: Optional[str],
+    down_ms: Optional[int] = None,
 ) -> Optional[str]:
-    """`$connect`, after the connection item was written: the first probe, then T1. The outcome, or None when
-    either failed (the caller refuses the handshake; the connection item is left to the sweeper)."""
+    """`$connect`, after the connection item was written: the first probe, then T1 (with the client's `downMs`
+    report, if any). The outcome, or None when either failed (the caller refuses the handshake; the
+    connection item is left to the sweeper)."""
     found = presence(rt)
     now = found.clock()
     step = "probe"
@@ -78,7 +85,8 @@ def connected(
         step = "online"
         detail = {"connectionId": connection_id, "connectedAt": connected_at, "apiId": api_id, "stage": stage}
         grace_ms = found.settings.grace_seconds * 1000
-        outcome = store(found).connected(agent_id, connection_id, connected_at, {**detail, "detectedAt": now}, grace_ms)
+        detail["detectedAt"] = now
+        outcome = store(found).connected(agent_id, connection_id, connected_at, detail, grace_ms, down_ms)
     except FAILURES as exc:
         fields = {**_failure(agent_id, connection_id, exc), "step": step, "result": "refused"}
         rt.telemetry.log("ERROR", "agent presence not recorded", fields, _ERRORS)

@@ -1,7 +1,9 @@
 """The transitions other than `$disconnect`'s (store.py has T2 and the requests):
 
   T1 connected      $connect: join an online agent (b), else the online transition (a); b, a, b at most;
-                    a grace window over by API Gateway's timestamps is closed first (T3), not joined
+                    a grace window over by API Gateway's timestamps is closed first (T3), not joined;
+                    so are the listed connections of an agent whose client reports it had none for
+                    longer than the grace (T5: their `$disconnect` is late or lost)
   T3 grace_expired  the checker, on the grace message: offline if the window it names is still open
   T4 dead           the checker (gone, heartbeat_timeout), the sweeper (expired, gone): remove the
                     connection; offline at once if it was the agent's last
@@ -18,6 +20,7 @@ from .item import (
     AGENT_ID,
     ANNOUNCED,
     CONNECTED,
+    CONNECTION_LOST,
     CONNECTIONS,
     EVENT,
     FORMAT,
@@ -38,6 +41,7 @@ from .item import (
 )
 from .store import (
     CONNS_ARE_A_SET,
+    GO_OFFLINE,
     JOINED,
     NO_WINDOW,
     NOT_ONLINE,
@@ -130,23 +134,32 @@ class Transitions(PresenceStore):
         connected_at: int,
         detail: Mapping[str, Any],
         grace_ms: Optional[int] = None,
+        down_ms: Optional[int] = None,
     ) -> Outcome:
         """T1: b (join an online agent: the common case, one write), else a (the online transition), else b.
 
         With `grace_ms`, an open window whose close API Gateway stamped more than grace_ms before this
         connection's connectedAt is not joined: the agent WAS offline longer than the grace, however late the
         functions ran. T1 first makes that window's offline transition (T3's write, so once), then goes online.
+
+        `down_ms`: how long the agent's client says it had no connection when it opened this one (`downMs`
+        on the `$connect` URL). Longer than the grace while presence still lists connections and no window
+        is open (their `$disconnect` is late or was lost, so nothing stamped the close): T5 first, then a.
         """
         values = {":cid": {"SS": [connection_id]}, ":at": {"N": str(connected_at)}, ":detail": to_map(detail)}
         join = f"#state = :online AND {CONNS_ARE_A_SET} AND {PENDING_IS_A_MAP}"
         if grace_ms is not None:
             values.update({":opened": {"N": str(connected_at - grace_ms)}, ":gone": {"S": GONE}})
             join += " AND (attribute_not_exists(#pending) OR #pending.#reason = :gone OR #pending.#since >= :opened)"
+        # T5: the client reports it had no connection for longer than the grace: never join listed ones.
+        long_down = down_ms is not None and grace_ms is not None and down_ms > grace_ms
+        lost_at = connected_at - int(down_ms or 0) if long_down else None
+        claim = " AND attribute_not_exists(#conns)" if lost_at is not None else ""
         expired: Optional[Outcome] = None
-        for attempt in range(3):
+        for attempt in range(3 if lost_at is None else 5):  # T5 tried once: b, a, b, a, b at most
             if attempt % 2 == 0:
                 done, item = self._update(
-                    agent_id, "ADD #conns :cid SET #updated = :now REMOVE #pending", join, values, "UPDATED_OLD"
+                    agent_id, "ADD #conns :cid SET #updated = :now REMOVE #pending", join + claim, values, "UPDATED_OLD"
                 )
                 if done is not None:
                     return Outcome(JOINED, reconnect=PENDING in done, expired=expired)
@@ -155,6 +168,11 @@ class Transitions(PresenceStore):
                 token = over(item, connected_at - grace_ms) if grace_ms is not None else None
                 if token is not None and expired is None:
                     expired = self.grace_expired(agent_id, token)  # T3 now; then the transition (a)
+                    continue
+                if lost_at is not None and grace_ms is not None and problem(item) is None:
+                    lost = self.reported_lost(agent_id, item, lost_at, connected_at - grace_ms, detail)
+                    lost_at, claim = None, ""  # made (then a), else not to be made (then b): once
+                    expired = lost if lost.kind == WENT_OFFLINE else expired
                     continue
             else:
                 done, item = self._update(
@@ -174,6 +192,44 @@ class Transitions(PresenceStore):
             if item is not None and problem(item) is not None:
                 return self._repair(agent_id, item, add=connection_id, since=connected_at, detail=detail)
         raise Contended(f"presence of {agent_id[:64]!r} changed under three conditional writes")
+
+    # -- T5 --------------------------------------------------------------------------------------------
+    def reported_lost(
+        self, agent_id: str, item: Mapping[str, Any], lost_at: int, opened: int, detail: Mapping[str, Any]
+    ) -> Outcome:
+        """T5: the agent's client reports its connections were lost at `lost_at` (connectedAt - downMs) and it
+        is back only now, more than the grace later (`lost_at` < `opened`); presence, as read in `item`,
+        still lists them with no window open: none of their `$disconnect`s has come. The offline transition
+        (reason connection_lost, since lost_at) removing them, once: only if the item is still as read. A
+        report from before the agent's current online period began names no connection presence lists
+        (another process of the agent, or a wrong clock): NOT_ONLINE, nothing written, the caller joins.
+        Their `$disconnect`s, when they come, find the connections gone (T2: nothing more)."""
+        found = view(item)
+        if found.state != ONLINE or found.pending is not None or not found.connections:
+            return Outcome(SUPERSEDED)
+        if found.since is None or lost_at < found.since or lost_at >= opened:
+            return Outcome(NOT_ONLINE)
+        only = next(iter(found.connections)) if len(found.connections) == 1 else None
+        fields = {**detail, "connectionId": only, "connectedAt": None, "abnormal": True}
+        fields["disconnectReason"] = "reported by the agent's client on reconnect (downMs)"
+        values = {
+            ":seen": {"N": str(found.sequence)},
+            ":conns": item[CONNECTIONS],
+            ":since": {"N": str(lost_at)},
+            ":reason": {"S": CONNECTION_LOST},
+            ":detail": to_map(fields),
+        }
+        done, _ = self._update(
+            agent_id,
+            f"{GO_OFFLINE}, #updated = :now REMOVE #conns",
+            "#state = :online AND #seq = :seen AND #conns = :conns AND attribute_not_exists(#pending)",
+            values,
+            "ALL_NEW",
+        )
+        if done is None:
+            return Outcome(SUPERSEDED)
+        event = {"connectionId": only}
+        return Outcome(WENT_OFFLINE, integer(done, SEQUENCE), CONNECTION_LOST, lost_at, event=event)
 
     # -- T3 --------------------------------------------------------------------------------------------
     def grace_expired(self, agent_id: str, token: str) -> Outcome:
