@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from scripts.offline import REGION, client
 
@@ -139,6 +140,8 @@ class Poller:
         self.errors: List[BaseException] = []  # unexpected errors of the loop (it keeps running)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._paused = threading.Event()  # set: no polls (a test holding this source's work back)
+        self._polling = False  # a poll is running
         self._cycle = 0  # cycles started
         self._idle_cycle = -1  # the last cycle that found nothing to do
         self._thread: Optional[threading.Thread] = None
@@ -169,8 +172,25 @@ class Poller:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No polls inside the block (it starts once a poll already running has finished); the work waits in
+        the source."""
+        self._paused.set()
+        deadline = time.monotonic() + 60
+        while self._polling and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            yield
+        finally:
+            self._paused.clear()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._polling = not self._paused.is_set()
+            if not self._polling:
+                self._stop.wait(0.05)
+                continue
             with self._lock:
                 self._cycle += 1
                 cycle = self._cycle
@@ -180,6 +200,8 @@ class Poller:
                 self.errors.append(exc)
                 worked = False
                 self._stop.wait(0.5)
+            finally:
+                self._polling = False
             if not worked:
                 with self._lock:
                     self._idle_cycle = cycle

@@ -250,6 +250,49 @@ def test_a_blip_longer_than_grace_is_one_offline_then_one_online(stack: SignedSt
     agent.stop()
 
 
+def test_a_blip_longer_than_grace_whose_disconnect_comes_late_is_one_offline_then_one_online(
+    stack: SignedStack,
+) -> None:
+    """The gateway holds the lost connection's `$disconnect` until the agent is back (functions that scale
+    apart, a throttled `$disconnect`): the client's signed `downMs` report on its reconnect tells `$connect`
+    it was away longer than the grace: offline (connection_lost, since the loss), online; the late
+    `$disconnect` then finds the connection gone from presence and announces nothing."""
+    name = "agent-late-close"
+    agent = stack.agent(name, rng=Midpoint())
+    stack.events.wait_for(name, ONLINE)
+    [old] = agent.connection_ids(stack.live.gateway.records)
+    gateway = stack.live.gateway
+    gateway.hold_disconnect.add(old)
+    back = threading.Event()
+    [checker] = stack.live.pollers.for_function(f"{NAME}-presence")
+    # No probe while the agent is away: with the defaults (heartbeat timeout 75 s, grace 20 s) an agent back
+    # within a minute is back before its connection's next probe; here probes run every few seconds.
+    with checker.paused():
+        lost = time.time() * 1000
+        agent.cut(until=back)
+        assert gateway.wait_closed(old).note == "held"
+        time.sleep(stack.settings.grace + 1)
+        assert [e["detail-type"] for e in stack.events.of(name)] == [ONLINE]  # nothing to decide on yet
+        back.set()
+        wait_until(lambda: len(stack.events.of(name)) >= 3, 30, step=0.1, what="offline and online again")
+    late = gateway.release_disconnect(old)
+
+    offline, online = (e["detail"] for e in stack.events.of(name)[1:3])
+    assert (offline["reason"], offline["abnormal"], offline["connectionId"]) == ("connection_lost", True, old)
+    assert lost - 1000 <= offline["since"] <= lost + 1000  # the loss, as the client measured it
+    assert (online["reason"], online["sequence"], online["previous"]["sequence"]) == ("connected", 3, 2)
+    [new] = [cid for cid in agent.connection_ids(gateway.records) if cid != old]
+    registered = messages(invocation_logs(stack.live, [new]), "connection registered")
+    assert registered[0]["downMs"] > stack.settings.grace * 1000
+    outcome = [line for line in late.invocation.logs if line.get("connectionId") == old and "presence" in line]
+    assert outcome[-1]["presence"] == "still_online"
+    time.sleep(2)  # anything announced for the late close would be on the queue by now
+    stack.events.collect(wait_seconds=1)
+    assert [e["detail"]["sequence"] for e in stack.events.of(name)] == [1, 2, 3]
+    assert (stack.presence(name)["state"], stack.presence(name)["sequence"]) == ("online", 3)
+    agent.stop()
+
+
 def test_disconnect_and_sweeper_racing_on_the_last_connection_make_one_offline(stack: SignedStack) -> None:
     """The agent's only connection closes; its `$disconnect` (held back by the gateway, then released)
     and a scheduled sweeper run (its @connections probe finds the connection gone) race to remove it.
