@@ -522,6 +522,8 @@ def test_a_lost_disconnect_then_a_reconnect_reported_past_the_grace_ends_the_old
     stack.connect(AGENT, "C2", query={"downMs": "45000"})
 
     assert stack.deliver([old_probe])["results"] == {"ended": 1}
+    assert stack.connections.get("C1") is None  # the registry item of the lost connection is gone too
+    assert stack.connections.get("C2") is not None
     assert only_events(stack) == [
         (1, "online", "connected"),
         (2, "offline", "connection_lost"),

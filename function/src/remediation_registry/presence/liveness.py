@@ -155,11 +155,13 @@ class Liveness:
         return "alive"
 
     def _gone(self, message: Message, now: int) -> str:
-        """A connection @connections no longer knows: nothing if presence no longer lists it; found now, the
-        probe again after the grace (its `$disconnect`, with the close's stamp, may be on its way); found a
-        grace ago and still listed: T2 (lost), the registry item removed."""
+        """A connection @connections no longer knows: its registry item removed if presence no longer lists
+        it (`$connect`'s T5 removed it from presence while its `$disconnect` was lost); found now, the probe
+        again after the grace (its `$disconnect`, with the close's stamp, may be on its way); found a grace
+        ago and still listed: T2 (lost), the registry item removed."""
         agent_id, connection_id = message.agent_id, str(message.connection_id)
         if not self._member(agent_id, connection_id):
+            self._remove_connection(connection_id)
             return "ended"
         fields = {
             "connectionId": connection_id,
