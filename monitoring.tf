@@ -7,7 +7,8 @@
 # With presence:
 #   AgentWentOnline; AgentWentOffline              dimension Reason (client_closed | going_away |
 #                                                  connection_lost | heartbeat_timeout | gone | expired | reconciled)
-#   ReconnectsWithinGrace, LivenessProbes, PresenceErrors, InvalidPresenceItems, InvalidPresenceMessages
+#   ReconnectsWithinGrace, LivenessProbes, PresenceErrors, InvalidPresenceItems, InvalidPresenceMessages,
+#   IgnoredDownReports ($connect: a malformed downMs report)
 #   AgentsOnline, AgentConnectionsOpen, AgentsPendingOffline   gauges, each reconciler tick
 #   EventsPublished, EventsFailed                  the announcer
 # Alarms on the functions' AWS/Lambda metrics are created by modules/lambda-function; the presence
