@@ -259,6 +259,25 @@ def test_an_open_window_is_decided_by_the_gateways_stamps_not_by_the_clients_rep
     assert table.state(AGENT)["sequence"] == 1
 
 
+@pytest.mark.parametrize(("down_ms", "expected"), [(30_000, ("online", 3, "offline")), (5_000, ("joined", None, None))])
+def test_a_window_the_probe_opened_is_over_for_a_report_past_the_grace_and_joined_for_a_short_one(
+    table: PresenceTable, down_ms: int, expected: Any
+) -> None:
+    """The checker found C1 gone a grace ago and opened a window from then (reason gone, no close stamp):
+    a client away longer than the grace by its own report does not join it (T3, then online); a client
+    back within the grace does."""
+    store = transitions_on(table)
+    store.connected(AGENT, "C1", 1_000, DETAIL)
+    store.closed(AGENT, "C1", "gone", 60_000, {"connectionId": "C1"}, 20_000, start=95_000)  # lost: gone at 95 s
+
+    back = store.connected(AGENT, "C2", 100_000, DETAIL, grace_ms=20_000, down_ms=down_ms)
+
+    assert (back.kind, back.sequence, back.expired and back.expired.kind) == expected
+    if back.expired is not None:
+        assert (back.expired.reason, back.expired.since) == ("gone", 60_000)
+    assert table.state(AGENT)["connections"] == {"C2"}
+
+
 def test_a_report_racing_the_late_disconnect_makes_one_offline(table: PresenceTable) -> None:
     """C1's `$disconnect` lands between C2's refused join and its T5: T5's condition fails (the item
     changed), C2 sees the window the `$disconnect` opened, over by its stamp, and closes it (T3) instead:

@@ -98,12 +98,15 @@ WINDOW_STILL_OPEN = (
 )
 
 
-def over(item: Mapping[str, Any], opened: int) -> Optional[str]:
-    """The token of the item's grace window if its close (API Gateway's stamp) came before `opened` (a
-    window the checker opened for a connection found gone has no such stamp: never)."""
+def over(item: Mapping[str, Any], opened: int, reported: bool = False) -> Optional[str]:
+    """The token of the item's grace window if its close (API Gateway's stamp) came before `opened`. A
+    window the checker opened for a connection found gone has no such stamp: over only when the client
+    `reported` an outage longer than the grace (T5), else never."""
     pending = item.get(PENDING, {}).get("M") if isinstance(item.get(PENDING), dict) else None
-    if not isinstance(pending, dict) or problem(item) is not None or pending[REASON].get("S") == GONE:
+    if not isinstance(pending, dict) or problem(item) is not None:
         return None
+    if pending[REASON].get("S") == GONE:
+        return str(pending[TOKEN]["S"]) if reported else None
     since = integer(pending, SINCE)
     return str(pending[TOKEN]["S"]) if since is not None and since < opened else None
 
@@ -148,13 +151,15 @@ class Transitions(PresenceStore):
         """
         values = {":cid": {"SS": [connection_id]}, ":at": {"N": str(connected_at)}, ":detail": to_map(detail)}
         join = f"#state = :online AND {CONNS_ARE_A_SET} AND {PENDING_IS_A_MAP}"
-        if grace_ms is not None:
-            values.update({":opened": {"N": str(connected_at - grace_ms)}, ":gone": {"S": GONE}})
-            join += " AND (attribute_not_exists(#pending) OR #pending.#reason = :gone OR #pending.#since >= :opened)"
-        # T5: the client reports it had no connection for longer than the grace: never join listed ones.
+        # T5: the client reports it had no connection for longer than the grace: it joins neither listed
+        # connections nor a window without a close stamp (gone).
         long_down = down_ms is not None and grace_ms is not None and down_ms > grace_ms
         lost_at = connected_at - int(down_ms or 0) if long_down else None
         claim = " AND attribute_not_exists(#conns)" if lost_at is not None else ""
+        if grace_ms is not None:
+            values.update({":opened": {"N": str(connected_at - grace_ms)}, ":gone": {"S": GONE}})
+            stamped = "#pending.#reason <> :gone AND " if long_down else "#pending.#reason = :gone OR "
+            join += f" AND (attribute_not_exists(#pending) OR {stamped}#pending.#since >= :opened)"
         expired: Optional[Outcome] = None
         for attempt in range(3 if lost_at is None else 5):  # T5 tried once: b, a, b, a, b at most
             if attempt % 2 == 0:
@@ -165,7 +170,7 @@ class Transitions(PresenceStore):
                     return Outcome(JOINED, reconnect=PENDING in done, expired=expired)
                 if item is None or item.get(STATE) in (None, {"S": OFFLINE}):
                     continue  # not online: the transition (a)
-                token = over(item, connected_at - grace_ms) if grace_ms is not None else None
+                token = over(item, connected_at - grace_ms, long_down) if grace_ms is not None else None
                 if token is not None and expired is None:
                     expired = self.grace_expired(agent_id, token)  # T3 now; then the transition (a)
                     continue
