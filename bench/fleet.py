@@ -56,6 +56,8 @@ SCENARIOS = (
     ("rollover", "forced 2-hour rollover (gateway closes 1001, agent reconnects at once)"),
     ("idle_close", "idle close (gateway closes 1001, agent reconnects at once)"),
     ("lost_disconnect", "lost `$disconnect` (1006, the event never delivered, no reconnect)"),
+    ("lost_then_back", "lost `$disconnect`, agent back after 2-3 x grace (before any probe)"),
+    ("late_disconnect", "late `$disconnect` (delivered after the agent is back 2-3 x grace later)"),
     ("mass_drop", "mass drop of every agent, reconnect storm at the connection limit"),
 )
 EARLY, LATE = 0.25, 1.0  # wall seconds around grace where either outcome is right (SQS delay vs reconnect)
@@ -100,6 +102,15 @@ def action(key: str, gateway: Any, functions: Functions, settings: Settings) -> 
         elif key == "lost_disconnect":
             gateway.drop_disconnect.add(functions.connection_of[agent.id])
             agent.crash()
+        elif key == "lost_then_back":
+            gateway.drop_disconnect.add(functions.connection_of[agent.id])
+            await agent.blip(random.uniform(2, 3) * grace)
+        elif key == "late_disconnect":
+            held = functions.connection_of[agent.id]
+            gateway.hold_disconnect.add(held)
+            await agent.blip(random.uniform(2, 3) * grace)
+            await asyncio.sleep(random.uniform(0.1, 0.5) * grace)  # after the reconnect's `$connect`
+            await asyncio.to_thread(gateway.release_disconnect, held)
         elif key == "mass_drop":
             agent.crash(alive=True)
             await agent.connect()
@@ -184,7 +195,7 @@ def simulate(agents: int, scale: int, phase_seconds: float) -> Dict[str, Any]:
                 phase.start = time.time()
                 # A silent host or a lost `$disconnect` is found by a probe: up to timeout + interval + 1 s
                 # after the incident, which itself falls within the first 40 % of the phase.
-                length = phase_seconds * (1.5 if key in ("silent", "lost_disconnect") else 1.0)
+                length = phase_seconds * (1.5 if key in ("silent", "lost_disconnect", "late_disconnect") else 1.0)
                 if key != "baseline":
                     run = action(key, gateway, functions, settings)
                     if key == "mass_drop":
@@ -246,6 +257,7 @@ def scope(truth: Truth, agents: Sequence[str], since: float, until: float) -> Tr
     part = Truth()
     for agent in agents:
         part.log[agent] = [(at, kind) for at, kind in truth.log.get(agent, []) if since <= at < until]
+    part.started = truth.started
     return part
 
 
@@ -330,6 +342,8 @@ def summarize(
         "log_lines": functions.logs.lines,
         "log_bytes": functions.logs.bytes,
         "throttled_handshakes": gateway.throttled,
+        "throttled_invocations": dict(functions.throttled),
+        "concurrency": settings.concurrency,
     }
 
 

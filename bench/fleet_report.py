@@ -64,6 +64,8 @@ SHORT = {
     "rollover": "2-hour rollover",
     "idle_close": "idle close",
     "lost_disconnect": "lost `$disconnect`",
+    "lost_then_back": "lost `$disconnect`, back > grace",
+    "late_disconnect": "late `$disconnect`",
     "mass_drop": "mass drop + storm",
 }
 COLUMNS = (

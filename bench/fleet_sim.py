@@ -64,6 +64,7 @@ class Settings:
             "max_lifetime": 7200,
             "close_timeout": 10,
             "connect_rate_100k": 500,  # API Gateway's new connections per second (account, region)
+            "concurrency_100k": 1000,  # Lambda's default concurrent executions (account, region)
             "backoff_base": 0.5,
             "backoff_cap": 30,
             "visibility_timeout": 60,
@@ -82,6 +83,13 @@ class Settings:
         """New connections per wall second: API Gateway's 500/s for 100,000 agents, scaled to this fleet
         (the storm lasts as long, in real-time-equivalent seconds, as 100,000 agents' would) and to time."""
         return self.real["connect_rate_100k"] * self.agents / 100_000 * self.scale
+
+    @property
+    def concurrency(self) -> int:
+        """Concurrent `$connect` + `$disconnect` invocations before Lambda throttles: the account's default
+        1,000 for 100,000 agents, scaled to this fleet (not to time: an invocation here takes ~10x longer in
+        wall time than on Lambda, in simulated time ~50x, so this harness throttles far more than AWS would)."""
+        return max(1, round(self.real["concurrency_100k"] * self.agents / 100_000))
 
 
 # --- request counting ------------------------------------------------------------------------------
@@ -273,6 +281,7 @@ class Functions:
         self.agent_of: Dict[str, str] = {}  # connectionId -> agentId (from `$connect` events)
         self.connection_of: Dict[str, str] = {}  # agentId -> its latest connectionId
         self.inflight = 0  # gateway invocations (`$connect`, `$disconnect`) running now
+        self.throttled: Counter[str] = Counter()  # invocations refused over the concurrency limit
         self.waiting: Callable[[], int] = lambda: 0  # gateway invocations queued for a thread (fleet_gateway)
         self._lock = threading.Lock()
         self.runtimes: Dict[str, Any] = {}
@@ -332,8 +341,13 @@ class Functions:
         return announce(rt, event, None)
 
     def invoke(self, name: str, event: Dict[str, Any]) -> Any:
-        """The gateway's `invoke`: an object with .payload and .error (as lambda_rie.Invocation)."""
+        """The gateway's `invoke`: an object with .payload and .error (as lambda_rie.Invocation). Over the
+        concurrency limit, Lambda throttles a synchronous invoke at once (no queue): API Gateway then
+        refuses the handshake (500) or loses the `$disconnect` (best-effort)."""
         with self._lock:
+            if self.inflight >= self.settings.concurrency:
+                self.throttled[name] += 1
+                return SimpleNamespace(payload=None, error="TooManyRequestsException: Rate Exceeded.")
             self.inflight += 1
         try:
             return SimpleNamespace(payload=self.call(name, event), error=None)
@@ -396,6 +410,7 @@ class Sources:
         self.busy = 0
         self.failures: Counter[str] = Counter()
         self.stream_backlog = 0
+        self.stream_caught_up = False  # the last GetRecords returned nothing (and everything before is done)
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._lock = threading.Lock()
@@ -472,6 +487,8 @@ class Sources:
                 self.seen.extend(_seen(record) for record in answer["Records"])
             list(lanes.map(self._lane, by_lane.values()))
             self.stream_backlog = 0
+            # Caught up only on an empty read: a read in flight (slow under load) may still bring records.
+            self.stream_caught_up = not answer["Records"]
             if not answer["Records"]:
                 self._stop.wait(window)
         lanes.shutdown(wait=True)
@@ -516,7 +533,7 @@ class Sources:
         if functions.inflight or functions.waiting() or functions.queue.graces():
             return False
         due, _ = functions.queue.depth(0.5)
-        return due == 0 and self.stream_backlog == 0
+        return due == 0 and self.stream_backlog == 0 and self.stream_caught_up
 
 
 def _seen(record: Dict[str, Any]) -> Tuple[str, str, Any, Any]:
@@ -547,9 +564,9 @@ def fleet_gateway(functions: Functions, settings: Settings) -> Any:
             self.rate_lock = threading.Lock()
 
         def start(self) -> Any:
-            # Lambda runs many `$connect` / `$disconnect` invocations at once: more than asyncio's default
-            # executor (cores + 4 threads) would, or a burst of closes queues up before its functions.
-            executor = ThreadPoolExecutor(8, thread_name_prefix="gateway-invoke")
+            # Enough threads that a `$connect` / `$disconnect` never waits for one (Lambda does not queue a
+            # synchronous invoke): Functions.invoke throttles over the concurrency limit instead.
+            executor = ThreadPoolExecutor(64, thread_name_prefix="gateway-invoke")
             self._loop.set_default_executor(executor)
             functions.waiting = executor._work_queue.qsize  # what settle() waits for too
             return super().start()
@@ -617,6 +634,7 @@ class Agent:
         self.tasks: List[asyncio.Task[Any]] = []
         self.attempts = 0
         self.refusals = 0
+        self.down_since: Optional[float] = None  # monotonic: when its connection was lost (the contract's downMs)
 
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
@@ -626,9 +644,11 @@ class Agent:
         failures = 0
         while self.alive:
             self.attempts += 1
+            report = "" if self.down_since is None else f"&downMs={int((time.monotonic() - self.down_since) * 1000)}"
+            started = time.time()
             try:
                 ws = await connect(
-                    f"{self.fleet.url}?clientType=agent&agentId={self.id}",
+                    f"{self.fleet.url}?clientType=agent&agentId={self.id}{report}",
                     compression=None,
                     ping_interval=None,
                     open_timeout=60,
@@ -642,8 +662,8 @@ class Agent:
                 await asyncio.sleep(random.uniform(0, min(cap, base * 2**failures)))  # full jitter
                 continue
             self.ws = ws
-            self.connected = True
-            self.fleet.truth.up(self.id, time.time())
+            self.connected, self.down_since = True, None
+            self.fleet.truth.up(self.id, time.time(), started)
             self.tasks = [asyncio.ensure_future(self._heartbeats(ws)), asyncio.ensure_future(self._watch(ws))]
             return
 
@@ -666,7 +686,7 @@ class Agent:
             return
         if ws is not self.ws or not self.alive:
             return
-        self.connected = False
+        self.connected, self.down_since = False, time.monotonic()
         self.fleet.truth.down(self.id, time.time())
         for task in self.tasks:
             if task is not asyncio.current_task():
@@ -682,7 +702,7 @@ class Agent:
             task.cancel()
         self.tasks = []
         if self.connected:
-            self.connected = False
+            self.connected, self.down_since = False, time.monotonic()
             self.fleet.truth.down(self.id, time.time())
         return ws
 

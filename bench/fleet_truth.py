@@ -7,9 +7,12 @@ log, per agent:
 
 - a gap (down, up) longer than grace + `late` must be announced by exactly one offline event (none:
   missed; more: duplicate); a gap shorter than grace - `early` must not be (false offline); a gap in
-  between may go either way (the SQS delay and the reconnect race: counted as ambiguous). An agent that
-  never comes back has an infinite gap. An offline event is attributed to the gap in which it arrived
-  (from its down moment to the next one); one that arrived before the agent's first gap is false.
+  between may go either way (the SQS delay and the reconnect race: counted as ambiguous). So may a gap
+  whose handshake straddles grace + `late`: begun within it, completed after it (presence counts from
+  the connection's `connectedAt`, stamped when the handshake began; the connection registers while
+  `$connect` runs, somewhere in between). An agent that never comes back has an infinite gap. An
+  offline event is attributed to the gap in which it arrived (from its down moment to the next one);
+  one that arrived before the agent's first gap is false.
 - every up after an announced gap (and the first connect) must be announced by one online event.
 - duplicate: two events with the same sequence, or two online (offline) events for one up (gap).
 - out of order: in the order events arrived, a sequence that does not grow, or one whose `since` (the
@@ -53,9 +56,12 @@ class Truth:
 
     def __init__(self) -> None:
         self.log: Dict[str, List[Tuple[float, str]]] = {}
+        self.started: Dict[Tuple[str, float], float] = {}  # (agent, up moment) -> when that handshake began
 
-    def up(self, agent: str, at: float) -> None:
+    def up(self, agent: str, at: float, started: Optional[float] = None) -> None:
         self.log.setdefault(agent, []).append((at, "up"))
+        if started is not None:
+            self.started[(agent, at)] = started
 
     def down(self, agent: str, at: float) -> None:
         self.log.setdefault(agent, []).append((at, "down"))
@@ -107,7 +113,8 @@ def check(truth: Truth, events: Sequence[Event], grace: float, early: float, lat
         for index, (down, up) in enumerate(gaps):
             window = [e for e in offline if down <= e.arrived < starts[index + 1]]
             length = up - down
-            if length > grace + late:
+            begun = truth.started.get((agent, up), up) - down
+            if begun > grace + late:
                 expected += 1
                 if not window:
                     missed_offline += 1

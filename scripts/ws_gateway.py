@@ -237,7 +237,10 @@ class Gateway:
                     await self._send(live, json.dumps({"message": "Forbidden", "connectionId": info.connection_id}))
                     continue
                 event = message_event(later, self.routes.api_id, self.stage, route.route_key, body, self.region)
-                _, reply = await asyncio.to_thread(self._run, route, event, info.connection_id, body)
+                if route.function_name is None:  # MOCK: API Gateway answers it itself, no function to wait for
+                    _, reply = self._run(route, event, info.connection_id, body)
+                else:
+                    _, reply = await asyncio.to_thread(self._run, route, event, info.connection_id, body)
                 if reply is not None:
                     await self._send(live, reply)
         except ConnectionClosed:

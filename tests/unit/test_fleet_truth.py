@@ -80,3 +80,18 @@ def test_gaps_and_percentiles() -> None:
     assert percentile([3, 1, 2, 4], 0.5) == 2
     assert percentile([1, 2, 3, 4, 100], 0.99) == 100
     assert percentile([], 0.5) is None
+
+
+def test_a_gap_whose_handshake_began_within_the_grace_and_completed_after_it_is_ambiguous() -> None:
+    """Presence counts from connectedAt, stamped when the handshake began: a handshake begun 4.5 s after
+    the drop (grace 4 s + late 1 s not yet passed) and completed at 7 s may go either way; one begun at
+    5.5 s must be announced."""
+    straddling, late = Truth(), Truth()
+    for found, started in ((straddling, 14.5), (late, 15.5)):
+        found.up("a", 0)
+        found.down("a", 10)
+        found.up("a", 17, started)
+    quiet = [online("a", 1, 0)]
+    verdict = check(straddling, quiet, GRACE, 0.25, 1.0)
+    assert (verdict.ambiguous, verdict.missed_offline) == (1, 0)
+    assert check(late, quiet, GRACE, 0.25, 1.0).missed_offline == 1

@@ -531,6 +531,25 @@ def test_a_lost_disconnect_then_a_reconnect_reported_past_the_grace_ends_the_old
     ]
 
 
+def test_a_client_back_past_the_grace_ends_the_probes_gone_window_before_going_online(
+    stack: PresenceStack, connections_api: tuple[str, FakeConnections]
+) -> None:
+    """The probe found C1 gone and, a grace later, opened a window from then (no close stamp); the checker
+    has not ended it when the agent, away 45 s by its own report, reconnects: offline (gone), then online,
+    each announced once; the window's grace message then finds nothing to do."""
+    stack.connect(AGENT, "C1", connected_at=now_ms() - 120_000)
+    connections_api[1].gone.add("C1")
+    assert stack.deliver(kind="probe")["results"] == {"gone_wait": 1}
+    stack.advance(20)
+    assert stack.deliver(kind="probe")["results"] == {"grace": 1}
+
+    stack.connect(AGENT, "C2", connected_at=now_ms() + 20_000, query={"downMs": "45000"})
+
+    assert only_events(stack) == [(1, "online", "connected"), (2, "offline", "gone"), (3, "online", "connected")]
+    assert stack.deliver(kind="grace")["results"] == {"superseded": 1}
+    assert len(only_events(stack)) == 3
+
+
 @pytest.mark.parametrize("value", ["-5", "12.5", "soon", "", "99999999999", "\u0661\u0662"])
 def test_a_malformed_down_report_is_logged_and_ignored_and_the_agent_still_connects(
     stack: PresenceStack, logs: LogReader, value: str
