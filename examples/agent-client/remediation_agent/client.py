@@ -100,7 +100,7 @@ class _Link:
 class AgentClient:
     def __init__(
         self,
-        url_source: UrlSource,
+        url_source: Union[UrlSource, Callable[[], str]],
         config: Optional[ClientConfig] = None,
         *,
         name: str = "agent",
@@ -109,6 +109,7 @@ class AgentClient:
         logger: Optional[logging.Logger] = None,
     ) -> None:
         self.url_source = url_source
+        self._reports = _takes_extra(url_source)  # a zero-argument source (before 1.1) gets no downMs
         self.config = config or ClientConfig()
         self.name = name
         self.on_message = on_message
@@ -180,7 +181,9 @@ class AgentClient:
         if down_since is not None:  # a reconnect: how long this agent has had no connection (contract)
             extra[DOWN_MS] = str(max(0, int((time.monotonic() - down_since) * 1000)))
         try:
-            url = await asyncio.to_thread(self.url_source, extra)  # signing may refresh credentials
+            # Signing may refresh credentials: off the loop.
+            source: Callable[..., str] = self.url_source
+            url = await asyncio.to_thread(source, extra) if self._reports else await asyncio.to_thread(source)
         except Exception as exc:  # noqa: BLE001 - reported, then retried with backoff like any failed attempt
             self._emit(logging.ERROR, "cannot build the connection URL", purpose=purpose, error=repr(exc))
             return None
@@ -381,6 +384,16 @@ class AgentClient:
     def _emit(self, level: int, message: str, **fields: Any) -> None:
         fields = {"agent": self.name, **fields}
         self.log.log(level, message, extra={"fields": fields})
+
+
+def _takes_extra(source: Any) -> bool:
+    """Whether `source` accepts the attempt's extra query parameters (one positional argument)."""
+    try:
+        parameters = inspect.signature(source).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): assume the current protocol
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in positional or p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters)
 
 
 def _redacted(url: str) -> str:

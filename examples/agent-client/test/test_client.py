@@ -217,6 +217,34 @@ def test_every_reconnect_attempt_reports_how_long_the_agent_has_had_no_connectio
     assert [link.purpose for link in client.links] == ["connect", "reconnect"]
 
 
+def test_a_url_source_without_parameters_still_reconnects_without_a_report() -> None:
+    """A UrlSource written for the earlier protocol (no arguments) keeps working; it just cannot carry
+    downMs (the client cannot add it after a signer signed the URL)."""
+    server, logs = Server(), Logs()
+    logger = logging.getLogger(f"test-agent-old-{id(server)}")
+    logger.handlers[:] = [logs]
+    logger.propagate = False
+
+    async def main() -> AgentClient:
+        async with serve(server.handler, "127.0.0.1", 0, process_request=server.process_request) as running:
+            port = next(iter(running.sockets)).getsockname()[1]
+            url = f"ws://127.0.0.1:{port}/live"
+            fast: Dict[str, Any] = dict(FAST)
+            client = AgentClient(lambda: url, ClientConfig(**fast), name="t", logger=logger)
+            task = asyncio.ensure_future(client.run())
+            await until(lambda: len(server.connections) == 1)
+            server.connections[0].transport.abort()
+            await until(lambda: len(server.connections) == 2)
+            client.stop()
+            await asyncio.wait_for(task, 10)
+            return client
+
+    client = asyncio.run(main())
+    assert [link.purpose for link in client.links] == ["connect", "reconnect"]
+    assert all("downMs" not in query for query in server.queries)
+    assert logs.find("cannot build the connection URL") == []
+
+
 def test_a_server_side_1000_is_not_a_reason_to_stay_away() -> None:
     """DeleteConnection (the presence checker closing a silent connection) reaches the client as 1000."""
 
