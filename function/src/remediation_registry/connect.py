@@ -64,16 +64,15 @@ def parse_connect(event: object) -> ConnectEvent:
 
 
 DOWN_MS = "downMs"  # the agent client's report: ms it had no connection when it opened this one
+MAX_DOWN_MS = 10**10 - 1  # 10 digits
 
 
 def down_ms(query: Mapping[str, Any]) -> Tuple[Optional[int], bool]:
-    """The `downMs` query parameter: (its value, False) when absent or 1-10 ASCII digits, else (None, True)."""
-    value = query.get(DOWN_MS)
-    if value is None:
+    """The `downMs` query parameter: (its value, False) when absent or up to 10 ASCII digits, else (None, True)."""
+    if DOWN_MS not in query:
         return None, False
-    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
-        return int(value), False
-    return None, True
+    value = _integer(query, DOWN_MS)
+    return (value, False) if value is not None and value <= MAX_DOWN_MS else (None, True)
 
 
 # The identity settings, loaded once per container: per Runtime (handlers.reset() starts a new one).

@@ -85,7 +85,7 @@ def connected(
         step = "online"
         detail = {"connectionId": connection_id, "connectedAt": connected_at, "apiId": api_id, "stage": stage}
         grace_ms = found.settings.grace_seconds * 1000
-        detail["detectedAt"] = now
+        detail = {**detail, "detectedAt": now}
         outcome = store(found).connected(agent_id, connection_id, connected_at, detail, grace_ms, down_ms)
     except FAILURES as exc:
         fields = {**_failure(agent_id, connection_id, exc), "step": step, "result": "refused"}

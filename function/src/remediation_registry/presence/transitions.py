@@ -154,8 +154,7 @@ class Transitions(PresenceStore):
         # T5: the client reports it had no connection for longer than the grace: it joins neither listed
         # connections nor a window without a close stamp (gone).
         long_down = down_ms is not None and grace_ms is not None and down_ms > grace_ms
-        lost_at = connected_at - int(down_ms or 0) if long_down else None
-        claim = " AND attribute_not_exists(#conns)" if lost_at is not None else ""
+        lost_at = connected_at - int(down_ms or 0) if long_down else None  # None once T5 was tried
         if grace_ms is not None:
             values.update({":opened": {"N": str(connected_at - grace_ms)}, ":gone": {"S": GONE}})
             stamped = "#pending.#reason <> :gone AND " if long_down else "#pending.#reason = :gone OR "
@@ -163,6 +162,7 @@ class Transitions(PresenceStore):
         expired: Optional[Outcome] = None
         for attempt in range(3 if lost_at is None else 5):  # T5 tried once: b, a, b, a, b at most
             if attempt % 2 == 0:
+                claim = " AND attribute_not_exists(#conns)" if lost_at is not None else ""
                 done, item = self._update(
                     agent_id, "ADD #conns :cid SET #updated = :now REMOVE #pending", join + claim, values, "UPDATED_OLD"
                 )
@@ -174,9 +174,9 @@ class Transitions(PresenceStore):
                 if token is not None and expired is None:
                     expired = self.grace_expired(agent_id, token)  # T3 now; then the transition (a)
                     continue
-                if lost_at is not None and grace_ms is not None and problem(item) is None:
-                    lost = self.reported_lost(agent_id, item, lost_at, connected_at - grace_ms, detail)
-                    lost_at, claim = None, ""  # made (then a), else not to be made (then b): once
+                if lost_at is not None and problem(item) is None:
+                    lost = self.reported_lost(agent_id, item, lost_at, detail)
+                    lost_at = None  # made (then a), else not to be made (then b): once
                     expired = lost if lost.kind == WENT_OFFLINE else expired
                     continue
             else:
@@ -199,11 +199,9 @@ class Transitions(PresenceStore):
         raise Contended(f"presence of {agent_id[:64]!r} changed under three conditional writes")
 
     # -- T5 --------------------------------------------------------------------------------------------
-    def reported_lost(
-        self, agent_id: str, item: Mapping[str, Any], lost_at: int, opened: int, detail: Mapping[str, Any]
-    ) -> Outcome:
+    def reported_lost(self, agent_id: str, item: Mapping[str, Any], lost_at: int, detail: Mapping[str, Any]) -> Outcome:
         """T5: the agent's client reports its connections were lost at `lost_at` (connectedAt - downMs) and it
-        is back only now, more than the grace later (`lost_at` < `opened`); presence, as read in `item`,
+        is back only now, more than the grace later (the caller checked); presence, as read in `item`,
         still lists them with no window open: none of their `$disconnect`s has come. The offline transition
         (reason connection_lost, since lost_at) removing them, once: only if the item is still as read. A
         report from before the agent's current online period began names no connection presence lists
@@ -212,7 +210,7 @@ class Transitions(PresenceStore):
         found = view(item)
         if found.state != ONLINE or found.pending is not None or not found.connections:
             return Outcome(SUPERSEDED)
-        if found.since is None or lost_at < found.since or lost_at >= opened:
+        if found.since is None or lost_at < found.since:
             return Outcome(NOT_ONLINE)
         only = next(iter(found.connections)) if len(found.connections) == 1 else None
         fields = {**detail, "connectionId": only, "connectedAt": None, "abnormal": True}
